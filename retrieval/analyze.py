@@ -1,0 +1,78 @@
+"""One analyzer for indexing and for questions, so both engines see exactly the same terms.
+
+The chain is tantivy's own (Unicode words, lowercase, English Snowball stemming), used natively by
+the tantivy index and called from Python for the rank-bm25 reference engine and for quote
+selection. Stop words stay in the index (phrases keep their positions) and are dropped only from
+questions, together with the question words that carry no topic ("who", "how many", ...).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+
+import tantivy
+
+TOKENIZER_NAME = "newsdesk_en"
+
+# Lucene's English stop words (what BM25 baselines use) plus words that shape a question
+# but never name its topic.
+STOP_WORDS = frozenset(
+    """
+    a an and are as at be but by for if in into is it no not of on or such that the their then
+    there these they this to was will with
+    who whom whose what which when where why how many much
+    do does did done has have had having was were been being am can could would should shall
+    may might must i me my we our us you your he him his she her its it's them s
+    about tell say give me please any some from than
+    """.split()
+)
+
+_WORD = re.compile(r"[^\W_]+")
+
+
+def _builder(stop_words: bool) -> tantivy.TextAnalyzer:
+    builder = tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple()).filter(
+        tantivy.Filter.lowercase()
+    )
+    builder = builder.filter(tantivy.Filter.remove_long(40))
+    if stop_words:
+        builder = builder.filter(tantivy.Filter.custom_stopword(sorted(STOP_WORDS)))
+    return builder.filter(tantivy.Filter.stemmer("english")).build()
+
+
+@lru_cache(maxsize=1)
+def index_analyzer() -> tantivy.TextAnalyzer:
+    """The analyzer registered on the tantivy index: every word, stemmed."""
+    return _builder(stop_words=False)
+
+
+@lru_cache(maxsize=1)
+def _query_analyzer() -> tantivy.TextAnalyzer:
+    return _builder(stop_words=True)
+
+
+def tokens(text: str) -> list[str]:
+    """All terms of a text, in order, as the index stores them."""
+    return index_analyzer().analyze(text)
+
+
+def query_terms(question: str) -> list[str]:
+    """The distinct content terms of a question, in order of first appearance."""
+    return list(dict.fromkeys(_query_analyzer().analyze(question)))
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """The index term of one word ('' when the word has none)."""
+    out = index_analyzer().analyze(word)
+    return out[0] if out else ""
+
+
+def words(text: str) -> Iterator[tuple[int, int, str]]:
+    """Word spans (start, end, term) in a text, for highlighting and quote selection."""
+    for m in _WORD.finditer(text):
+        term = stem(m.group())
+        if term:
+            yield m.start(), m.end(), term

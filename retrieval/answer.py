@@ -1,0 +1,224 @@
+"""Pick the quotes: from the best BM25 passages, the sentences that best answer the question.
+
+BM25 finds passages; inside them each sentence is scored by how much of the question's weight
+(IDF) it covers, plus a bonus when it has what the question asks for (a number for "how many",
+a date for "when", an attribution for "who", a place for "where"). A sentence that covers too
+little of the question is not an answer: that is how "no answer" is decided, so a question the
+corpus cannot answer gets no unrelated quote. Pure functions: the engine and store are passed in.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .analyze import stem, words
+from .models import Quote
+from .passages import sentences
+
+MIN_COVERAGE = 0.4
+"""Share of the question's weight a sentence must cover to be quoted."""
+
+SMOOTHING = 1.0
+"""Added to every term's IDF, so that on a small corpus (where IDF is near zero for most terms)
+coverage still means 'how much of the question', not noise."""
+
+TYPE_BONUS = 0.35
+PASSAGE_WEIGHT = 0.15
+SOFT_MATCH = 0.8
+
+_MONTHS = (
+    "january|february|march|april|may|june|july|august|september|october|november|december|"
+    "jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec"
+)
+_WHEN = re.compile(
+    rf"\b(?:{_MONTHS}|monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|"
+    r"tomorrow|yesterday|tonight|week|month|year|spring|summer|autumn|fall|winter|"
+    r"(?:1[89]|20)\d\d|\d{1,2}(?:st|nd|rd|th)|soon|later|earlier|since|until|by then)\b",
+    re.IGNORECASE,
+)
+_QUANTITY = re.compile(
+    r"\d|\b(?:hundreds?|thousands?|millions?|billions?|trillions?|dozens?|several|"
+    r"percent|per cent|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety)\b",
+    re.IGNORECASE,
+)
+_SMALL_NUMBER = re.compile(
+    r"\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|half|few)\b",
+    re.IGNORECASE,
+)
+_ATTRIBUTION = re.compile(
+    r"\b(?:said|says|say|claimed|claims|claim|told|tells|according to|announced|announces|"
+    r"stated|states|added|adds|warned|warns|argued|argues|alleged|alleges|reported|reports|"
+    r"revealed|reveals|insisted|denied|denies|confirmed|confirms|accused|accuses|believes|"
+    r"wrote|writes|noted|explained|indicates|indicated)\b",
+    re.IGNORECASE,
+)
+_NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+|\b[A-Z]{2,}\b")
+_CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][\w’'-]*")
+_PLACE = re.compile(r"\b(?:in|at|from|near|to|into|across)\s+(?:the\s+)?[A-Z][\w’'-]+")
+
+
+def question_type(question: str) -> str | None:
+    q = question.strip().lower()
+    if re.match(r"(?:how (?:many|much|long|far|old|big|large)|what (?:number|percentage))\b", q):
+        return "number"
+    if re.match(r"(?:when|what (?:time|date|day|year|month))\b", q):
+        return "when"
+    if re.match(r"(?:who|whom|whose|which (?:person|people|official|company|group))\b", q):
+        return "who"
+    if re.match(r"(?:where|what (?:country|city|place))\b", q):
+        return "where"
+    if re.match(r"(?:which|what) \w+s\b", q):
+        return "names"
+    return None
+
+
+def fit(kind: str | None, text: str) -> float:
+    """How well a sentence has the kind of thing the question asks for (0 to 1)."""
+    if kind == "number":
+        return 1.0 if _QUANTITY.search(text) else 0.5 if _SMALL_NUMBER.search(text) else 0.0
+    if kind == "when":
+        return float(bool(_WHEN.search(text)))
+    if kind == "who":
+        return float(bool(_ATTRIBUTION.search(text)) and bool(_NAME.search(text)))
+    if kind == "where":
+        return float(bool(_PLACE.search(text)))
+    if kind == "names":  # "which countries ...": a sentence that lists several names
+        return float(sum(1 for m in _CAPITALISED.finditer(text) if m.start() > 0) >= 3)
+    return 0.0
+
+
+def weights(n_docs: int, doc_freqs: dict[str, int]) -> dict[str, float]:
+    """Each term's weight in coverage: smoothed Lucene IDF. A term no passage has counts as
+    rare (document frequency 1): it cannot be matched, so it should lower coverage, not
+    dominate it."""
+    n = max(n_docs, 1)
+    return {
+        t: SMOOTHING + math.log(1 + (n - max(df, 1) + 0.5) / (max(df, 1) + 0.5))
+        for t, df in doc_freqs.items()
+    }
+
+
+def missing_names(question: str, doc_freqs: dict[str, int]) -> list[str]:
+    """Capitalised words of the question (past its first word) that no passage mentions."""
+    out = []
+    for m in _CAPITALISED.finditer(question):
+        if m.start() == 0:
+            continue
+        term = stem(m.group())
+        if term and doc_freqs.get(term, 1) == 0:
+            out.append(m.group())
+    return out
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A sentence (absolute offsets) with its score and the words that matched."""
+
+    article_id: int
+    start: int
+    end: int
+    score: float
+    coverage: float
+    matched: tuple[str, ...]
+    row: dict
+
+
+def _match(term_of_word: str, terms: set[str]) -> tuple[str | None, float]:
+    if term_of_word in terms:
+        return term_of_word, 1.0
+    for t in terms:
+        # Demonyms and derived forms that the stemmer keeps apart: iran/iranian, russia/russian.
+        if len(t) >= 4 and term_of_word.startswith(t) and len(term_of_word) - len(t) <= 3:
+            return t, SOFT_MATCH
+    return None, 0.0
+
+
+def score_sentences(
+    question: str, terms: list[str], idf: dict[str, float], rows: Iterable[tuple[dict, float]]
+) -> list[Candidate]:
+    """Every sentence of the given passages that matches the question, best first.
+
+    ``idf`` is the coverage weight of each term (see ``weights``); ``rows`` are (passage row
+    from the store, BM25 score) pairs in ranking order.
+    """
+    rows = list(rows)
+    if not rows or not terms:
+        return []
+    total = sum(idf.get(t, 0.0) for t in terms) or 1.0
+    best_passage = max(score for _, score in rows) or 1.0
+    kind = question_type(question)
+    term_set = set(terms)
+    seen: set[tuple[int, int]] = set()
+    out: list[Candidate] = []
+    for row, passage_score in rows:
+        text = row["text"]
+        for s, e in sentences(text):
+            start, end = row["start"] + s, row["start"] + e
+            if (row["article_id"], start) in seen:
+                continue
+            seen.add((row["article_id"], start))
+            weight: dict[str, float] = {}
+            surface: dict[str, None] = {}
+            for ws, we, w in words(text[s:e]):
+                t, strength = _match(w, term_set)
+                if t:
+                    weight[t] = max(weight.get(t, 0.0), strength)
+                    surface[text[s + ws : s + we]] = None
+            coverage = sum(idf.get(t, 0.0) * v for t, v in weight.items()) / total
+            if not weight:
+                continue
+            score = (
+                coverage
+                + TYPE_BONUS * fit(kind, text[s:e])
+                + PASSAGE_WEIGHT * passage_score / best_passage
+            )
+            out.append(
+                Candidate(row["article_id"], start, end, score, coverage, tuple(surface), row)
+            )
+    out.sort(key=lambda c: (-c.score, c.article_id, c.start))
+    return out
+
+
+def choose(
+    candidates: list[Candidate], *, per_article: int = 1, min_coverage: float = MIN_COVERAGE
+) -> list[Candidate]:
+    """The quotable candidates, best first, at most ``per_article`` from one article."""
+    taken: dict[int, int] = {}
+    texts: set[str] = set()
+    out = []
+    for c in candidates:
+        if c.coverage < min_coverage or taken.get(c.article_id, 0) >= per_article:
+            continue
+        text = c.row["text"][c.start - c.row["start"] : c.end - c.row["start"]]
+        if text in texts:  # the same sentence in a syndicated copy of the story
+            continue
+        texts.add(text)
+        taken[c.article_id] = taken.get(c.article_id, 0) + 1
+        out.append(c)
+    return out
+
+
+def to_quote(c: Candidate, article_text_span: str) -> Quote:
+    r = c.row
+    return Quote(
+        text=article_text_span,
+        title=r["title"],
+        publisher=r["publisher"],
+        author=r["author"],
+        published=r["published"],
+        url=r["url"],
+        article_id=c.article_id,
+        start=c.start,
+        end=c.end,
+        score=round(c.score, 4),
+        matched_terms=c.matched,
+    )
+
+
+def match_spans(text: str, terms: Iterable[str]) -> list[tuple[int, int]]:
+    """Where the question's terms occur in a quote, for highlighting."""
+    term_set = set(terms)
+    return [(s, e) for s, e, w in words(text) if _match(w, term_set)[0]]

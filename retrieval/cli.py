@@ -1,0 +1,218 @@
+"""The ``newsdesk`` command line: a thin adapter that parses, calls the engine and prints.
+
+User mistakes end as one line on stderr and exit code 1, never a traceback. ``build_parser`` is
+public so the bot package can add its own commands (``run``, ``sync``) without this package
+importing discord.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+from .config import DEFAULT_DB, Settings
+from .desk import Desk
+from .errors import NewsdeskError
+from .models import IngestResult, IngestSummary
+from .render import plural, render_answer
+
+log = logging.getLogger("newsdesk")
+
+Handler = Callable[[argparse.Namespace], int]
+MAX_REFUSALS_SHOWN = 20
+
+
+def open_desk(args: argparse.Namespace, *, engine: str | None = None) -> Desk:
+    """The desk the arguments point at; a new default database starts with the sample."""
+    settings: Settings = args.settings
+    db = Path(args.db) if args.db else settings.db
+    fresh = not db.exists()
+    desk = Desk(db, engine=engine or settings.engine)
+    if fresh and db == DEFAULT_DB and settings.sample.is_dir():
+        from .files import read_paths
+
+        summary = desk.ingest(read_paths([settings.sample]), by="sample")
+        print(f"First run: loaded {plural(summary.count('added'), 'sample article')} "
+              f"from {settings.sample}/ into {db}.", file=sys.stderr)
+    return desk
+
+
+# -- commands ----------
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    with open_desk(args, engine=args.engine) as desk:
+        answer = desk.ask(" ".join(args.question), k=args.k, collections=args.collection)
+    if args.json:
+        print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print(render_answer(answer, color=sys.stdout.isatty()))
+    return 0
+
+
+def cmd_ingest(args: argparse.Namespace) -> int:
+    from .files import read_paths
+
+    with open_desk(args) as desk:
+        bar = _progress(args)
+        summary = desk.ingest(
+            read_paths(args.paths), collection=args.collection, by=args.by,
+            on_result=lambda r: bar.update(1) if bar else None,
+        )
+        if bar:
+            bar.close()
+    print(describe(summary))
+    nothing_read = summary.results and summary.count(IngestResult.REFUSED) == len(summary.results)
+    return 1 if nothing_read else 0
+
+
+def describe(summary: IngestSummary) -> str:
+    """The end-of-ingest report: counts, then each refusal with its reason."""
+    lines = [
+        ", ".join(
+            f"{summary.count(s)} {s}"
+            for s in (IngestResult.ADDED, IngestResult.UPDATED, IngestResult.UNCHANGED,
+                      IngestResult.REFUSED)
+        )
+        + f" ({plural(sum(r.passages for r in summary.results), 'passage')} indexed)"
+    ]
+    refused = summary.refused
+    for r in refused[:MAX_REFUSALS_SHOWN]:
+        lines.append(f"  refused {r.source}: {r.reason}")
+    if len(refused) > MAX_REFUSALS_SHOWN:
+        lines.append(f"  ... and {len(refused) - MAX_REFUSALS_SHOWN} more refused")
+    return "\n".join(lines)
+
+
+def _progress(args: argparse.Namespace):
+    if args.quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    return tqdm(unit=" articles", file=sys.stderr, mininterval=0.5)
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        stats = desk.stats(args.collection)
+    if args.json:
+        print(json.dumps(stats.__dict__, indent=2))
+        return 0
+    print(f"{plural(stats.articles, 'article')}, {plural(stats.passages, 'passage')}")
+    for name, n in stats.collections.items():
+        print(f"  {name}: {plural(n, 'article')}")
+    print(f"last ingest: {stats.last_ingest or 'never'}")
+    return 0
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        removed = desk.remove(args.ref, collections=args.collection)
+    for a in removed:
+        print(f"removed article {a.id}: {a.title}")
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        if args.output == "-":
+            n = desk.export(sys.stdout, collections=args.collection)
+        else:
+            with open(args.output, "w", encoding="utf-8") as out:
+                n = desk.export(out, collections=args.collection)
+    print(f"exported {plural(n, 'article')}", file=sys.stderr)
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    with open_desk(args) as desk:
+        n = desk.reindex()
+    print(f"reindexed {plural(n, 'passage')}")
+    return 0
+
+
+def cmd_run_unavailable(args: argparse.Namespace) -> int:
+    raise NewsdeskError("the Discord bot is not part of this install")
+
+
+# -- parser ----------
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    parser = argparse.ArgumentParser(
+        prog="newsdesk",
+        description="Answer questions about news articles with quoted, attributed snippets.",
+    )
+    parser.add_argument("--db", help=f"database file (default: $NEWSDESK_DB or {DEFAULT_DB})")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("ask", help="answer a question with quotes from the articles")
+    p.add_argument("question", nargs="+", help="the question (quote it in the shell)")
+    p.add_argument("-k", type=int, default=None, help="how many quotes (default 3)")
+    p.add_argument("--json", action="store_true", help="print the answer as JSON")
+    p.add_argument("--engine", choices=("tantivy", "rank-bm25"),
+                   help="BM25 engine (default: $NEWSDESK_ENGINE or tantivy)")
+    _collections(p)
+    p.set_defaults(handler=cmd_ask)
+
+    p = sub.add_parser("ingest", help="add articles from files or folders")
+    p.add_argument("paths", nargs="+", help=".txt .md .html .json .jsonl files or folders")
+    p.add_argument("--collection", help="collection to add to (default: global)")
+    p.add_argument("--by", help="who ingests (recorded with each article)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(handler=cmd_ingest)
+
+    p = sub.add_parser("stats", help="how many articles and passages there are")
+    p.add_argument("--json", action="store_true")
+    _collections(p)
+    p.set_defaults(handler=cmd_stats)
+
+    p = sub.add_parser("remove", help="remove an article by id or URL")
+    p.add_argument("ref", help="article id, URL or key")
+    _collections(p)
+    p.set_defaults(handler=cmd_remove)
+
+    p = sub.add_parser("export", help="write the articles as JSON lines")
+    p.add_argument("-o", "--output", default="-", help="file to write (default: stdout)")
+    _collections(p)
+    p.set_defaults(handler=cmd_export)
+
+    p = sub.add_parser("reindex", help="rebuild the search index from the database")
+    p.set_defaults(handler=cmd_reindex)
+
+    p = sub.add_parser("run", help="start the Discord bot")
+    p.set_defaults(handler=cmd_run_unavailable)
+    return parser, sub
+
+
+def _collections(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--collection", action="append", metavar="NAME",
+                   help="only this collection (repeatable; default: all)")
+
+
+def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None = None) -> int:
+    load_dotenv()
+    parser = parser or build_parser()[0]
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="newsdesk: %(message)s",
+    )
+    args.settings = Settings.from_env()
+    if getattr(args, "k", 0) is None:
+        args.k = args.settings.quotes
+    try:
+        return args.handler(args)
+    except NewsdeskError as e:
+        print(f"newsdesk: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("newsdesk: interrupted", file=sys.stderr)
+        return 130

@@ -1,0 +1,246 @@
+"""The engine's front door: ask questions, ingest articles, keep the index in step.
+
+A ``Desk`` is safe to share between threads (the bot runs it in ``asyncio.to_thread``): each
+thread gets its own SQLite connection, and the tantivy index serialises its writer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import IO
+
+from .analyze import query_terms
+from .answer import choose, missing_names, score_sentences, to_quote, weights
+from .errors import NewsdeskError, NotFoundError, QuestionError
+from .index import IndexBusyError, TantivyIndex
+from .models import GLOBAL, Answer, Article, IngestResult, IngestSummary, Stats
+from .passages import passages
+from .search import ENGINES, Engine, ReferenceEngine
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION = 1000
+MAX_TERMS = 32
+CANDIDATE_PASSAGES = 30
+BATCH_PASSAGES = 5000
+
+
+class Desk:
+    def __init__(self, db: str | Path, *, engine: str = "tantivy") -> None:
+        if engine not in ENGINES:
+            raise NewsdeskError(f"unknown engine {engine!r}: choose one of {', '.join(ENGINES)}")
+        self.db_path = Path(db)
+        self._local = threading.local()
+        self._stores: list[Store] = []
+        self._stores_lock = threading.Lock()
+        self.index = TantivyIndex(self.db_path.with_suffix(".index"))
+        self.index.check(self.store)
+        self.engine: Engine = self.index if engine == "tantivy" else ReferenceEngine(
+            lambda: self.store
+        )
+
+    @property
+    def store(self) -> Store:
+        """This thread's connection to the database."""
+        store = getattr(self._local, "store", None)
+        if store is None:
+            store = Store(self.db_path)
+            self._local.store = store
+            with self._stores_lock:
+                self._stores.append(store)
+        return store
+
+    def close(self) -> None:
+        with self._stores_lock:
+            for s in self._stores:
+                try:
+                    s.close()
+                except Exception:  # a connection of another, finished thread
+                    pass
+            self._stores.clear()
+
+    def __enter__(self) -> Desk:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- asking ----------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        question: str,
+        *,
+        k: int = 3,
+        offset: int = 0,
+        collections: list[str] | None = None,
+        per_article: int = 1,
+    ) -> Answer:
+        """Up to ``k`` verbatim quotes answering ``question``, best first.
+
+        ``collections`` limits the articles searched (None: all); ``offset`` pages through
+        further quotes ("more quotes").
+        """
+        started = time.perf_counter()
+        question = " ".join(question.split())
+        if not question:
+            raise QuestionError("Ask a question: the message was empty.")
+        if len(question) > MAX_QUESTION:
+            raise QuestionError(
+                f"That question is too long ({len(question)} characters); keep it under "
+                f"{MAX_QUESTION}."
+            )
+        terms = query_terms(question)[:MAX_TERMS]
+        if not terms:
+            raise QuestionError(
+                "That question has only common words; add the names or topics you are after."
+            )
+        self._catch_up()
+        stats = self.store.stats(collections)
+        hits = self.engine.search(terms, collections=collections, limit=CANDIDATE_PASSAGES)
+        rows = self.store.passages([h.passage_id for h in hits])
+        ranked = [(rows[h.passage_id], h.score) for h in hits if h.passage_id in rows]
+        n_docs, dfs = self.engine.doc_freqs(terms)
+        if missing_names(question, dfs):
+            chosen = []  # the articles never mention who or what the question is about
+        else:
+            candidates = score_sentences(question, terms, weights(n_docs, dfs), ranked)
+            chosen = choose(candidates, per_article=per_article)
+        page = chosen[offset : offset + k]
+        quotes = tuple(
+            to_quote(c, c.row["text"][c.start - c.row["start"] : c.end - c.row["start"]])
+            for c in page
+        )
+        return Answer(
+            question=question,
+            quotes=quotes,
+            searched_articles=stats.articles,
+            searched_passages=stats.passages,
+            took_ms=(time.perf_counter() - started) * 1000,
+            more=len(chosen) > offset + k,
+        )
+
+    def _catch_up(self) -> None:
+        """See what other processes (or a crash) left: replay the outbox, reload the index."""
+        if self.store.outbox(1):
+            try:
+                self.index.sync(self.store, wait=0.5)
+            except IndexBusyError:
+                pass  # another process holds the writer and is catching the index up
+        self.index.refresh()
+
+    # -- ingesting -------------------------------------------------------------------------------
+
+    def ingest(
+        self,
+        items: Iterable[Article | IngestResult],
+        *,
+        collection: str | None = None,
+        by: str | None = None,
+        on_result: Callable[[IngestResult], None] | None = None,
+    ) -> IngestSummary:
+        """Store and index articles in batches; refusals from the source are passed through.
+
+        Each batch is one transaction (whole articles only) followed by an index sync, so an
+        interrupted ingest keeps every finished batch and re-running it completes the rest.
+        """
+        summary = IngestSummary()
+
+        def report(result: IngestResult) -> None:
+            summary.add(result)
+            if on_result:
+                on_result(result)
+
+        batch: list[tuple[Article, list[tuple[int, int]]]] = []
+        size = 0
+        for item in items:
+            if isinstance(item, IngestResult):
+                report(item)
+                continue
+            article = _normalise(item, collection)
+            if not article.text.strip():
+                report(IngestResult(IngestResult.REFUSED, article.url or article.title,
+                                    article.title, reason="no text"))
+                continue
+            spans = passages(article.text)
+            batch.append((article, spans))
+            size += len(spans)
+            if size >= BATCH_PASSAGES:
+                self._write(batch, by, report)
+                batch, size = [], 0
+        if batch:
+            self._write(batch, by, report)
+        return summary
+
+    def _write(self, batch, by, report) -> None:
+        store = self.store
+        with store.write():
+            results = [store.save(a, spans, by=by) for a, spans in batch]
+        self.index.sync(store)
+        for r in results:
+            report(r)
+
+    def remove(self, ref: str, *, collections: list[str] | None = None) -> list[Article]:
+        """Delete the articles with this id, URL or key; returns what was removed."""
+        found = self.store.find(ref, collections)
+        if not found:
+            raise NotFoundError(f"No article matches {ref!r}.")
+        with self.store.write():
+            for a in found:
+                self.store.delete(a.id)
+        self.index.sync(self.store)
+        return found
+
+    # -- looking -----------------------------------------------------------------------------------
+
+    def stats(self, collections: list[str] | None = None) -> Stats:
+        return self.store.stats(collections)
+
+    def article(self, article_id: int, *, collections: list[str] | None = None) -> Article:
+        a = self.store.article(article_id)
+        if a is None or (collections is not None and a.collection not in collections):
+            raise NotFoundError(f"No article {article_id}.")
+        return a
+
+    def titles(self, text: str, collections: list[str], limit: int = 25) -> list[tuple[int, str]]:
+        return self.store.titles(text, collections, limit)
+
+    def export(self, out: IO[str], *, collections: list[str] | None = None) -> int:
+        """Write articles as JSON lines that ``ingest`` reads back unchanged."""
+        n = 0
+        for a in self.store.articles(collections):
+            record = {
+                "key": a.key, "url": a.url, "title": a.title, "publisher": a.publisher,
+                "author": a.author, "published": a.published, "language": a.language,
+                "collection": a.collection, "ingested_at": a.ingested_at,
+                "ingested_by": a.ingested_by, "text": a.text,
+            }
+            out.write(json.dumps({k: v for k, v in record.items() if v is not None}) + "\n")
+            n += 1
+        return n
+
+    def reindex(self) -> int:
+        return self.index.rebuild(self.store)
+
+    def articles(self, collections: list[str] | None = None) -> Iterator[Article]:
+        return self.store.articles(collections)
+
+
+def _normalise(article: Article, collection: str | None) -> Article:
+    text = article.text.replace("\r\n", "\n").replace("\r", "\n")
+    title = " ".join((article.title or "").split())[:300] or _first_words(text)
+    return replace(
+        article, text=text, title=title, collection=collection or article.collection or GLOBAL
+    )
+
+
+def _first_words(text: str, n: int = 12) -> str:
+    words = text.split()
+    return " ".join(words[:n]) + (" …" if len(words) > n else "")

@@ -1,0 +1,268 @@
+"""Articles from files and folders: text, Markdown, HTML, JSON and JSON lines.
+
+Each source yields ``Article`` objects, or an ``IngestResult`` refusal saying why a file or record
+could not be read, so one bad record never stops the rest. JSON lines are streamed (memory stays
+bounded whatever the file size); other files are read whole, so they have a size limit that is
+checked before reading.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
+from datetime import date, datetime
+from pathlib import Path
+
+from .errors import IngestError
+from .models import Article, IngestResult
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm", ".xhtml"}
+JSON_SUFFIXES = {".json"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+SUFFIXES = TEXT_SUFFIXES | HTML_SUFFIXES | JSON_SUFFIXES | JSONL_SUFFIXES
+
+MAX_FILE_BYTES = 50_000_000
+"""Whole-file formats over this are refused unread; use JSON lines for big collections."""
+MAX_LINE_BYTES = 10_000_000
+MAX_JSON_DEPTH = 64
+
+ALIASES = {
+    "text": ("text", "body", "content", "article", "full_text", "maintext"),
+    "title": ("title", "headline", "name"),
+    "url": ("url", "link", "canonical_url", "source_url"),
+    "publisher": ("publisher", "source", "site_name", "sitename", "outlet", "domain"),
+    "author": ("author", "authors", "byline", "by"),
+    "published": ("published", "date", "published_at", "publish_date", "pubdate", "datetime"),
+    "language": ("language", "lang"),
+    "key": ("key", "id", "newid", "_id", "guid", "uid"),
+    "collection": ("collection",),
+    "ingested_at": ("ingested_at",),
+    "ingested_by": ("ingested_by",),
+}
+
+
+def refuse(source: str, reason: str) -> IngestResult:
+    return IngestResult(IngestResult.REFUSED, source, reason=reason)
+
+
+def walk(paths: Iterable[str | Path]) -> Iterator[Path | IngestResult]:
+    """Files under the given paths, folders recursively (hidden files skipped), in order."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for p in sorted(path.rglob("*")):
+                rel = p.relative_to(path)
+                if p.is_file() and not any(part.startswith(".") for part in rel.parts):
+                    yield p
+        elif path.is_file():
+            yield path
+        else:
+            yield refuse(str(path), "no such file or folder")
+
+
+def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | IngestResult]:
+    for item in walk(paths):
+        if isinstance(item, IngestResult):
+            yield item
+        else:
+            yield from read_file(item)
+
+
+def read_file(path: Path) -> Iterator[Article | IngestResult]:
+    """The articles in one file, or why there are none."""
+    suffix = path.suffix.lower()
+    source = str(path)
+    if suffix not in SUFFIXES:
+        yield refuse(source, f"unsupported file type {suffix or '(none)'}: "
+                             "use .txt, .md, .html, .json or .jsonl")
+        return
+    try:
+        if suffix in JSONL_SUFFIXES:
+            yield from read_jsonl(path)
+            return
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            yield refuse(source, f"too large: {size:,} bytes (limit {MAX_FILE_BYTES:,}); "
+                                 "split it or use JSON lines")
+            return
+        data = path.read_bytes()
+        if suffix in HTML_SUFFIXES:
+            article = from_html(data, source=source)
+            yield article if article.url else replace(article, key=f"file:{path.stem}")
+        elif suffix in JSON_SUFFIXES:
+            yield from read_json(data, source=source)
+        else:
+            yield from_text(decode(data, source), source=source, name=path.stem)
+    except IngestError as e:
+        yield refuse(source, str(e))
+    except OSError as e:
+        yield refuse(source, f"cannot read: {e.strerror or e}")
+
+
+def decode(data: bytes, source: str = "") -> str:
+    """UTF-8 text, or a clear refusal for binary data and other encodings."""
+    if b"\x00" in data[:8192]:
+        raise IngestError("binary file, not text")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise IngestError(f"not UTF-8 text (bad byte at offset {e.start})") from None
+
+
+# -- text and Markdown ----------
+
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+
+
+def from_text(text: str, *, source: str, name: str | None = None) -> Article:
+    """A text file: optional front matter (``key: value`` lines), else the first line as title."""
+    meta: dict[str, str] = {}
+    m = _FRONT_MATTER.match(text)
+    if m:
+        for line in m.group(1).splitlines():
+            k, sep, v = line.partition(":")
+            if sep and k.strip():
+                meta[k.strip().lower()] = v.strip().strip("\"'")
+        text = text[m.end():]
+    text = text.strip("\n")
+    if not meta.get("title"):
+        first, _, rest = text.partition("\n")
+        heading = first.lstrip("#").strip()
+        if heading and len(heading) <= 200 and not heading.endswith((".", "!", "?", "”", '"')):
+            meta["title"] = heading
+            text = rest.strip("\n")
+    if not text.strip():
+        raise IngestError("no article text")
+    record = {**meta, "text": text}
+    article = from_record(record, source=source)
+    if article.key is None and article.url is None and name:
+        return replace(article, key=f"file:{name}")
+    return article
+
+
+# -- JSON ----------
+
+
+def read_jsonl(path: Path) -> Iterator[Article | IngestResult]:
+    """One article per line, streamed; bad lines are refused one by one."""
+    with path.open("rb") as f:
+        for n, line in enumerate(f, 1):
+            source = f"{path}:{n}"
+            if not line.strip():
+                continue
+            if len(line) > MAX_LINE_BYTES:
+                yield refuse(source, f"line too long ({len(line):,} bytes)")
+                continue
+            try:
+                record = json.loads(decode(line, source))
+                yield from_record(record, source=source)
+            except json.JSONDecodeError as e:
+                yield refuse(source, f"not JSON: {e.msg}")
+            except RecursionError:
+                yield refuse(source, "JSON nested too deeply")
+            except IngestError as e:
+                yield refuse(source, str(e))
+
+
+def read_json(data: bytes, *, source: str) -> Iterator[Article | IngestResult]:
+    """A JSON object (one article) or a list of them (or ``{"articles": [...]}``)."""
+    try:
+        doc = json.loads(decode(data, source))
+    except json.JSONDecodeError as e:
+        yield refuse(source, f"not JSON: {e.msg} (line {e.lineno})")
+        return
+    except RecursionError:
+        yield refuse(source, "JSON nested too deeply")
+        return
+    if isinstance(doc, dict) and isinstance(doc.get("articles"), list):
+        doc = doc["articles"]
+    records = doc if isinstance(doc, list) else [doc]
+    for n, record in enumerate(records, 1):
+        where = f"{source}[{n}]" if isinstance(doc, list) else source
+        try:
+            yield from_record(record, source=where)
+        except IngestError as e:
+            yield refuse(where, str(e))
+
+
+def _pick(record: dict, field: str):
+    for name in ALIASES[field]:
+        value = record.get(name)
+        if value not in (None, "", []):
+            return value
+    return None
+
+
+def _as_text(value, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return ", ".join(value)
+    if isinstance(value, dict) and isinstance(value.get("name"), str):
+        return value["name"]
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return str(value).strip()
+    raise IngestError(f"field {field!r} has an unusable value")
+
+
+def from_record(record: object, *, source: str) -> Article:
+    """An article from a dict with any of the usual field names (see ``ALIASES``)."""
+    if not isinstance(record, dict):
+        raise IngestError("not a JSON object")
+    text = _pick(record, "text")
+    if not isinstance(text, str) or not text.strip():
+        raise IngestError("no text (expected a 'text', 'body' or 'content' field)")
+    values = {f: _as_text(_pick(record, f), f) for f in ALIASES if f != "text"}
+    published = normalise_date(values["published"]) if values["published"] else None
+    key = values["key"]
+    return Article(
+        title=values["title"] or "",
+        text=text,
+        url=values["url"],
+        publisher=values["publisher"],
+        author=values["author"],
+        published=published,
+        language=values["language"],
+        key=f"id:{key}" if key and not key.startswith(("id:", "file:", "sha256:", "http")) else key,
+        collection=values["collection"] or "global",
+        ingested_at=values["ingested_at"],
+        ingested_by=values["ingested_by"],
+    )
+
+
+_DATE_FORMATS = ("%d-%b-%Y %H:%M:%S.%f", "%d-%b-%Y %H:%M:%S", "%d %B %Y", "%B %d, %Y",
+                 "%d %b %Y", "%b %d, %Y", "%a, %d %b %Y %H:%M:%S %z", "%Y/%m/%d")
+
+
+def normalise_date(raw: str) -> str:
+    """ISO 8601 where the date can be read (Reuters' ``26-FEB-1987 15:01:01.79`` too)."""
+    value = raw.strip()
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        pass
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).isoformat()
+    except ValueError:
+        pass
+    for fmt in _DATE_FORMATS:
+        try:
+            return datetime.strptime(value.title() if "%b" in fmt else value, fmt).isoformat()
+        except ValueError:
+            continue
+    return value
+
+
+def from_html(data: bytes | str, *, source: str, url: str | None = None) -> Article:
+    """A saved web page: the article's main text and metadata, boilerplate left out."""
+    from .extract import extract_article  # trafilatura is slow to import: only when needed
+
+    return extract_article(data, url=url)
+
+

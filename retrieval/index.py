@@ -1,0 +1,175 @@
+"""The default BM25 engine: a tantivy index of passages, derived from the store and kept in step.
+
+The index holds no text of its own (SQLite does); it maps analyzed terms to passage ids. It is
+written only by ``sync``, which works off the store's ``index_outbox``: re-index the articles
+listed there, commit the index, then clear those rows. A crash anywhere in between leaves rows
+that the next ``sync`` (at the next start, ingest or question) replays; re-indexing an article is
+idempotent (delete its passages by article id, add them again). ``open`` also compares passage
+counts and rebuilds a missing, corrupt or drifted index from SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Iterable
+from contextlib import contextmanager
+from pathlib import Path
+
+import tantivy
+
+from .analyze import TOKENIZER_NAME, index_analyzer
+from .errors import NewsdeskError
+from .search import Hit
+from .store import Store
+
+log = logging.getLogger(__name__)
+
+WRITER_HEAP = 128_000_000
+LOCK_WAIT_S = 60.0
+BATCH = 2000
+
+
+class IndexBusyError(NewsdeskError):
+    """Another process has held the index writer for too long."""
+
+
+def _schema() -> tantivy.Schema:
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
+    sb.add_integer_field("article_id", indexed=True)
+    sb.add_text_field("collection", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("body", tokenizer_name=TOKENIZER_NAME)
+    return sb.build()
+
+
+class TantivyIndex:
+    """Search and maintenance of the on-disk index (thread-safe; one writer at a time)."""
+
+    name = "tantivy"
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.schema = _schema()
+        self._write_lock = threading.Lock()
+        self.index = self._open()
+
+    def _open(self) -> tantivy.Index:
+        self.path.mkdir(parents=True, exist_ok=True)
+        try:
+            index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
+        except (ValueError, OSError) as e:
+            log.warning("index at %s is unreadable (%s); rebuilding it", self.path, e)
+            shutil.rmtree(self.path, ignore_errors=True)
+            self.path.mkdir(parents=True)
+            index = tantivy.Index(self.schema, path=str(self.path), reuse=False)
+        index.register_tokenizer(TOKENIZER_NAME, index_analyzer())
+        return index
+
+    # -- searching -----------------------------------------------------------------------------
+
+    def search(self, terms: list[str], *, collections: list[str] | None, limit: int) -> list[Hit]:
+        if not terms:
+            return []
+        q, o = tantivy.Query, tantivy.Occur
+        body = q.boolean_query([(o.Should, q.term_query(self.schema, "body", t)) for t in terms])
+        if collections is not None:
+            allowed = q.boolean_query(
+                [(o.Should, q.term_query(self.schema, "collection", c)) for c in collections]
+            )
+            body = q.boolean_query([(o.Must, body), (o.Must, q.const_score_query(allowed, 0.0))])
+        searcher = self.index.searcher()
+        hits = searcher.search(body, limit).hits
+        return [Hit(searcher.doc(addr)["passage_id"][0], score) for score, addr in hits]
+
+    def doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
+        searcher = self.index.searcher()
+        return searcher.num_docs, {t: searcher.doc_freq("body", t) for t in terms}
+
+    def num_docs(self) -> int:
+        return self.index.searcher().num_docs
+
+    def refresh(self) -> None:
+        self.index.reload()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    @contextmanager
+    def _writer(self, wait: float = LOCK_WAIT_S):
+        """The index's single writer; another process may hold it for a while, so wait."""
+        with self._write_lock:
+            deadline = time.monotonic() + wait
+            while True:
+                try:
+                    writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
+                    break
+                except ValueError as e:
+                    if "LockBusy" not in str(e):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise IndexBusyError(
+                            "The search index is busy with another ingest; what you added is "
+                            "saved and becomes searchable when that ingest finishes."
+                        ) from e
+                    time.sleep(0.05)
+            try:
+                yield writer
+            except BaseException:
+                writer.rollback()
+                raise
+            finally:
+                del writer
+
+    def _add(self, writer: tantivy.IndexWriter, rows: Iterable[tuple]) -> int:
+        n = 0
+        for passage_id, article_id, collection, text in rows:
+            writer.add_document(
+                tantivy.Document(
+                    passage_id=passage_id, article_id=article_id, collection=collection, body=text
+                )
+            )
+            n += 1
+        return n
+
+    def sync(self, store: Store, *, wait: float = LOCK_WAIT_S) -> int:
+        """Replay the store's outbox into the index; returns how many articles were applied."""
+        applied = 0
+        while True:
+            pending = store.outbox(BATCH)
+            if not pending:
+                break
+            with self._writer(wait) as writer:
+                article_ids = sorted({a for _, a in pending})
+                for a in article_ids:
+                    writer.delete_documents_by_term("article_id", a)
+                self._add(writer, store.index_rows(article_ids))
+                writer.commit()
+            store.clear_outbox(pending[-1][0])
+            applied += len(pending)
+        if applied:
+            self.index.reload()
+        return applied
+
+    def rebuild(self, store: Store) -> int:
+        """Index every passage in the store from scratch; returns the number indexed."""
+        with self._writer() as writer:
+            up_to = store.outbox_max()
+            writer.delete_all_documents()
+            n = self._add(writer, store.index_rows())
+            writer.commit()
+        store.clear_outbox(up_to)
+        self.index.reload()
+        return n
+
+    def check(self, store: Store) -> None:
+        """Bring the index in line with the store after a crash, a kill or a lost directory."""
+        self.sync(store)
+        expected, actual = store.passage_count(), self.num_docs()
+        if expected != actual and not store.outbox(1):
+            log.warning(
+                "index has %d passages, database %d: rebuilding the index from the database",
+                actual, expected,
+            )
+            self.rebuild(store)

@@ -1,0 +1,130 @@
+"""Sentences and passages as character offsets into the article text, never as copies.
+
+Offsets are what keep every quote verbatim: a passage is ``text[start:end]`` and a quote is a run
+of whole sentences inside it. The splitter is rule-based (fast enough for a million passages):
+terminal punctuation followed by space and a non-lowercase start, except after abbreviations and
+initials; a blank line; and a line that stands alone as a headline ("READ: Iran opens ...").
+"""
+
+from __future__ import annotations
+
+import re
+
+MAX_SENTENCE = 1000
+"""Longer 'sentences' (tables, text without punctuation) are cut at a space so quotes stay short."""
+
+ABBREVIATIONS = frozenset(
+    """
+    mr mrs ms dr prof sen rep gov gen col lt sgt capt cmdr adm maj st jr sr rev hon pres
+    inc ltd co corp plc llc bros dept univ assn est fig no vol pp ed eds approx
+    vs etc e.g i.e cf al jan feb mar apr jun jul aug sep sept oct nov dec mt ft
+    """.split()
+)
+
+_BOUNDARY = re.compile(r"(?P<punct>[.!?…]+[”\"’'»)\]]*)(?P<space>\s+)|(?P<newline>\n)")
+_LAST_WORD = re.compile(r"([^\s“\"‘'(\[«]+)$")
+_INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")
+_BLANK_LINE = re.compile(r"\n[ \t]*\n")
+_WRAPPED_LINE = re.compile(r"[^\s.!?:;”\"’')\]]\n[ \t]*[a-z]")
+
+
+def _hard_wrapped(text: str) -> bool:
+    """Text wrapped at a fixed width (wire copy) breaks lines mid-sentence: no headlines there."""
+    breaks = text.count("\n")
+    return breaks > 2 and len(_WRAPPED_LINE.findall(text)) * 5 > breaks
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    m = _LAST_WORD.search(text, max(0, dot - 24), dot)
+    if not m:
+        return False
+    word = m.group(1)
+    return word.lower() in ABBREVIATIONS or bool(_INITIALS.match(word))
+
+
+def _starts_sentence(ch: str) -> bool:
+    return not ch.islower()
+
+
+def _line_stands_alone(text: str, sentence_start: int, newline: int) -> bool:
+    """A line that began a sentence and ends without punctuation is a headline or list item."""
+    line_start = text.rfind("\n", 0, newline) + 1
+    if text[line_start:sentence_start].strip():
+        return False
+    rest = text[newline + 1 : newline + 200].lstrip()
+    if not rest or not _starts_sentence(rest[0]):
+        return False
+    return not text[sentence_start:newline].rstrip().endswith((",", ";", ":", "-", "–"))
+
+
+def _cut_long(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    spans = []
+    while end - start > MAX_SENTENCE:
+        cut = text.rfind(" ", start + MAX_SENTENCE // 2, start + MAX_SENTENCE)
+        if cut <= start:
+            cut = start + MAX_SENTENCE
+        piece_end = cut
+        while piece_end > start and text[piece_end - 1].isspace():
+            piece_end -= 1
+        spans.append((start, piece_end))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        spans.append((start, end))
+    return spans
+
+
+def sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans ``(start, end)`` with surrounding white space trimmed."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    headlines = not _hard_wrapped(text)
+
+    def close(end: int) -> None:
+        s, e = start, end
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
+            spans.extend(_cut_long(text, s, e))
+
+    for m in _BOUNDARY.finditer(text):
+        if m.group("newline") is not None:
+            pos = m.start()
+            blank = _BLANK_LINE.match(text, pos)
+            sentence_start = start + (len(text[start:pos]) - len(text[start:pos].lstrip()))
+            if blank or (headlines and _line_stands_alone(text, sentence_start, pos)):
+                close(pos)
+                start = pos + 1
+            continue
+        punct_end = m.end("punct")
+        following = text[m.end() : m.end() + 1]
+        if following and not _starts_sentence(following):
+            continue
+        if m.group("punct") == "." and _is_abbreviation(text, m.start()) and following:
+            if "\n" not in m.group("space"):
+                continue
+        close(punct_end)
+        start = m.end()
+    close(len(text))
+    return spans
+
+
+def passages(
+    text: str, *, size: int = 3, overlap: int = 1, max_chars: int = 800
+) -> list[tuple[int, int]]:
+    """Overlapping windows of whole sentences: up to ``size`` sentences or ``max_chars``."""
+    spans = sentences(text)
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(spans):
+        j = i + 1
+        while j < len(spans) and j - i < size and spans[j][1] - spans[i][0] <= max_chars:
+            j += 1
+        out.append((spans[i][0], spans[j - 1][1]))
+        if j >= len(spans):
+            break
+        i = max(i + 1, j - overlap)
+    return out

@@ -1,0 +1,61 @@
+"""Answers as text for a terminal: quotes first, then where each one comes from."""
+
+from __future__ import annotations
+
+import textwrap
+
+from .analyze import query_terms
+from .answer import match_spans
+from .models import Answer, Quote
+
+BOLD, RESET = "\033[1m", "\033[0m"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def highlight(text: str, terms: list[str], before: str, after: str) -> str:
+    out, last = [], 0
+    for s, e in match_spans(text, terms):
+        out += [text[last:s], before, text[s:e], after]
+        last = e
+    out.append(text[last:])
+    return "".join(out)
+
+
+def attribution(q: Quote) -> str:
+    parts = [q.title]
+    parts += [p for p in (q.publisher, q.author, (q.published or "")[:10]) if p]
+    return " · ".join(parts)
+
+
+def no_answer(answer: Answer) -> str:
+    return (
+        f"No answer found in {plural(answer.searched_articles, 'article')}. "
+        "Try other words, or fewer of them."
+    )
+
+
+def render_answer(answer: Answer, *, color: bool = False, offset: int = 0) -> str:
+    if not answer.quotes:
+        return no_answer(answer)
+    terms = query_terms(answer.question)
+    before, after = (BOLD, RESET) if color else ("", "")
+    lines = []
+    for n, q in enumerate(answer.quotes, offset + 1):
+        body = highlight(" ".join(q.text.split()), terms, before, after)
+        wrapped = textwrap.fill(f"“{body}”", width=100, initial_indent=f"{n}. ",
+                                subsequent_indent="   ")
+        lines.append(wrapped)
+        lines.append(f"   — {attribution(q)}")
+        if q.url:
+            lines.append(f"     {q.url}")
+        lines.append(f"     article {q.article_id}, characters {q.start}-{q.end}, "
+                     f"score {q.score:.2f}")
+        lines.append("")
+    lines.append(
+        f"Searched {plural(answer.searched_articles, 'article')} "
+        f"({plural(answer.searched_passages, 'passage')}) in {answer.took_ms:.1f} ms."
+    )
+    return "\n".join(lines)

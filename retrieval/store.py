@@ -1,0 +1,349 @@
+"""The store of record: articles and passage offsets in SQLite, through sqlite-utils.
+
+Everything else (the tantivy index, the in-memory reference engine) is derived from these tables.
+Each write is one ``BEGIN IMMEDIATE`` transaction that also appends to ``index_outbox``, so the
+index can always be caught up after a crash: an article is either wholly here, passages and
+outbox row included, or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import sqlite_utils
+from sqlite_utils.migrations import Migrations
+
+from .models import Article, IngestResult, Stats
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 15_000
+
+migrations = Migrations("newsdesk")
+
+
+@migrations()
+def m001_articles_and_passages(db: sqlite_utils.Database) -> None:
+    db["articles"].create(
+        {
+            "id": int,
+            "collection": str,
+            "key": str,
+            "url": str,
+            "title": str,
+            "publisher": str,
+            "author": str,
+            "published": str,
+            "language": str,
+            "text": str,
+            "content_hash": str,
+            "ingested_at": str,
+            "ingested_by": str,
+        },
+        pk="id",
+        not_null={"collection", "key", "title", "text", "content_hash", "ingested_at"},
+    )
+    db["articles"].create_index(["collection", "key"], unique=True)
+    db["articles"].create_index(["collection", "content_hash"])
+    db["articles"].create_index(["url"])
+    db["passages"].create(
+        {"id": int, "article_id": int, "ordinal": int, "start": int, "end": int},
+        pk="id",
+        foreign_keys=[("article_id", "articles", "id")],
+        not_null={"article_id", "ordinal", "start", "end"},
+    )
+    db["passages"].create_index(["article_id", "ordinal"], unique=True)
+    # Articles whose passages the index has yet to (re)build; see index.sync().
+    db["index_outbox"].create({"id": int, "article_id": int}, pk="id")
+    db["collections"].create(
+        {"name": str, "articles": int, "passages": int, "last_ingest": str}, pk="name"
+    )
+
+
+@migrations()
+def m002_feeds(db: sqlite_utils.Database) -> None:
+    db["feeds"].create(
+        {
+            "id": int,
+            "collection": str,
+            "url": str,
+            "title": str,
+            "added_by": str,
+            "added_at": str,
+            "etag": str,
+            "last_modified": str,
+            "last_polled": str,
+            "next_poll": str,
+            "failures": int,
+            "last_error": str,
+        },
+        pk="id",
+        not_null={"collection", "url", "added_at"},
+        defaults={"failures": 0},
+    )
+    db["feeds"].create_index(["collection", "url"], unique=True)
+    db["feed_entries"].create(
+        {"feed_id": int, "entry": str, "article_id": int, "seen_at": str},
+        pk=("feed_id", "entry"),
+        foreign_keys=[("feed_id", "feeds", "id")],
+    )
+
+
+def content_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class Store:
+    """One SQLite connection (use one Store per thread: connections belong to their thread)."""
+
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
+        self.db = sqlite_utils.Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if migrations.pending(self.db):
+            with self.write():
+                migrations.apply(self.db)
+
+    def close(self) -> None:
+        self.db.close()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite_utils.Database]:
+        """A write transaction that takes the write lock up front (no upgrade deadlocks)."""
+        conn = self.db.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def save(
+        self, article: Article, spans: list[tuple[int, int]], *, by: str | None = None
+    ) -> IngestResult:
+        """Insert or replace one article and its passages; call inside ``write()``."""
+        digest = content_hash(article.text)
+        key = article.key or article.url or f"sha256:{digest}"
+        source = article.url or key
+        existing = self._one(
+            "select id, content_hash from articles where collection = ? and key = ?",
+            [article.collection, key],
+        )
+        if existing and existing["content_hash"] == digest:
+            return IngestResult(IngestResult.UNCHANGED, source, article.title, existing["id"])
+        if not existing:
+            twin = self._one(
+                "select id from articles where collection = ? and content_hash = ?",
+                [article.collection, digest],
+            )
+            if twin:
+                return IngestResult(
+                    IngestResult.UNCHANGED, source, article.title, twin["id"],
+                    reason=f"same text as article {twin['id']}",
+                )
+        row = {
+            "collection": article.collection,
+            "key": key,
+            "url": article.url,
+            "title": article.title,
+            "publisher": article.publisher,
+            "author": article.author,
+            "published": article.published,
+            "language": article.language,
+            "text": article.text,
+            "content_hash": digest,
+            "ingested_at": article.ingested_at or now(),
+            "ingested_by": article.ingested_by or by,
+        }
+        if existing:
+            article_id = existing["id"]
+            old = self.db.execute(
+                "select count(*) from passages where article_id = ?", [article_id]
+            ).fetchone()[0]
+            self.db["passages"].delete_where("article_id = ?", [article_id])
+            self.db["articles"].update(article_id, row)
+            self._count(article.collection, 0, len(spans) - old, row["ingested_at"])
+            status = IngestResult.UPDATED
+        else:
+            article_id = self.db["articles"].insert(row).last_pk
+            self._count(article.collection, 1, len(spans), row["ingested_at"])
+            status = IngestResult.ADDED
+        self.db["passages"].insert_all(
+            {"article_id": article_id, "ordinal": i, "start": s, "end": e}
+            for i, (s, e) in enumerate(spans)
+        )
+        self.db["index_outbox"].insert({"article_id": article_id})
+        return IngestResult(status, source, article.title, article_id, len(spans))
+
+    def delete(self, article_id: int) -> None:
+        """Remove an article and its passages; call inside ``write()``."""
+        row = self._one("select collection from articles where id = ?", [article_id])
+        if not row:
+            return
+        n = self.db.execute(
+            "select count(*) from passages where article_id = ?", [article_id]
+        ).fetchone()[0]
+        self.db["passages"].delete_where("article_id = ?", [article_id])
+        self.db.execute("delete from feed_entries where article_id = ?", [article_id])
+        self.db["articles"].delete(article_id)
+        self._count(row["collection"], -1, -n, None)
+        self.db["index_outbox"].insert({"article_id": article_id})
+
+    def _count(self, collection: str, articles: int, passages: int, when: str | None) -> None:
+        self.db.execute(
+            """insert into collections (name, articles, passages, last_ingest)
+               values (?, ?, ?, ?)
+               on conflict(name) do update set
+                 articles = articles + excluded.articles,
+                 passages = passages + excluded.passages,
+                 last_ingest = coalesce(excluded.last_ingest, last_ingest)""",
+            [collection, articles, passages, when],
+        )
+
+    # -- the index outbox ---------------------------------------------------------------------
+
+    def outbox(self, limit: int = 5000) -> list[tuple[int, int]]:
+        """Pending (outbox id, article id) pairs, oldest first."""
+        return [
+            (r[0], r[1])
+            for r in self.db.execute(
+                "select id, article_id from index_outbox order by id limit ?", [limit]
+            )
+        ]
+
+    def outbox_max(self) -> int:
+        return self.db.execute("select coalesce(max(id), 0) from index_outbox").fetchone()[0]
+
+    def clear_outbox(self, up_to: int) -> None:
+        with self.write():
+            self.db.execute("delete from index_outbox where id <= ?", [up_to])
+
+    def index_rows(self, article_ids: Iterable[int] | None = None) -> Iterator[tuple]:
+        """(passage id, article id, collection, passage text) to feed the index."""
+        sql = """select p.id, p.article_id, a.collection,
+                        substr(a.text, p.start + 1, p."end" - p.start)
+                 from passages p join articles a on a.id = p.article_id"""
+        if article_ids is None:
+            yield from self.db.execute(sql + " order by p.id")
+            return
+        ids = list(article_ids)
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            yield from self.db.execute(f"{sql} where p.article_id in ({marks})", chunk)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def passages(self, ids: list[int]) -> dict[int, dict]:
+        """Passages with their article's attribution, keyed by passage id."""
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.db.query(
+            f"""select p.id as passage_id, p.start, p."end", a.id as article_id, a.collection,
+                       a.title, a.publisher, a.author, a.published, a.url,
+                       substr(a.text, p.start + 1, p."end" - p.start) as text
+                from passages p join articles a on a.id = p.article_id
+                where p.id in ({marks})""",
+            ids,
+        )
+        return {r["passage_id"]: r for r in rows}
+
+    def article(self, article_id: int) -> Article | None:
+        row = self._one("select * from articles where id = ?", [article_id])
+        return _article(row) if row else None
+
+    def find(self, ref: str, collections: list[str] | None = None) -> list[Article]:
+        """Articles by id, URL or key."""
+        where, params = "(url = ? or key = ?)", [ref, ref]
+        if ref.isdigit():
+            where, params = "id = ?", [int(ref)]
+        if collections is not None:
+            where += f" and collection in ({','.join('?' * len(collections))})"
+            params += collections
+        return [_article(r) for r in self.db.query(f"select * from articles where {where}", params)]
+
+    def articles(self, collections: list[str] | None = None) -> Iterator[Article]:
+        where, params = "", []
+        if collections is not None:
+            where = f"where collection in ({','.join('?' * len(collections))})"
+            params = collections
+        for row in self.db.query(f"select * from articles {where} order by id", params):
+            yield _article(row)
+
+    def titles(self, text: str, collections: list[str], limit: int = 25) -> list[tuple[int, str]]:
+        marks = ",".join("?" * len(collections))
+        rows = self.db.execute(
+            f"""select id, title from articles
+                where collection in ({marks}) and title like ? escape '\\'
+                order by ingested_at desc limit ?""",
+            [*collections, "%" + _like_escape(text) + "%", limit],
+        )
+        return [(r[0], r[1]) for r in rows]
+
+    def stats(self, collections: list[str] | None = None) -> Stats:
+        rows = list(self.db.query("select * from collections where articles > 0 order by name"))
+        if collections is not None:
+            rows = [r for r in rows if r["name"] in collections]
+        return Stats(
+            articles=sum(r["articles"] for r in rows),
+            passages=sum(r["passages"] for r in rows),
+            collections={r["name"]: r["articles"] for r in rows},
+            last_ingest=max((r["last_ingest"] for r in rows if r["last_ingest"]), default=None),
+        )
+
+    def passage_count(self) -> int:
+        return self.db.execute(
+            "select coalesce(sum(passages), 0) from collections"
+        ).fetchone()[0]
+
+    def generation(self) -> tuple[int, int]:
+        """Changes whenever any connection commits passages (for in-memory caches)."""
+        row = self.db.execute(
+            "select coalesce(max(id), 0), count(*) from passages"
+        ).fetchone()
+        return row[0], row[1]
+
+    def _one(self, sql: str, params: list) -> dict | None:
+        return next(iter(self.db.query(sql, params)), None)
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _article(row: dict) -> Article:
+    return Article(
+        title=row["title"],
+        text=row["text"],
+        url=row["url"],
+        publisher=row["publisher"],
+        author=row["author"],
+        published=row["published"],
+        language=row["language"],
+        key=row["key"],
+        collection=row["collection"],
+        id=row["id"],
+        content_hash=row["content_hash"],
+        ingested_at=row["ingested_at"],
+        ingested_by=row["ingested_by"],
+    )
