@@ -25,7 +25,7 @@ from .render import plural, render_answer
 log = logging.getLogger("newsdesk")
 
 Handler = Callable[[argparse.Namespace], int]
-MAX_REFUSALS_SHOWN = 20
+MAX_REFUSALS_SHOWN = 5
 
 
 def open_desk(args: argparse.Namespace, *, engine: str | None = None) -> Desk:
@@ -68,25 +68,25 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         if bar:
             bar.close()
     print(describe(summary))
-    nothing_read = summary.results and summary.count(IngestResult.REFUSED) == len(summary.results)
+    nothing_read = summary.total and summary.count(IngestResult.REFUSED) == summary.total
     return 1 if nothing_read else 0
 
 
 def describe(summary: IngestSummary) -> str:
-    """The end-of-ingest report: counts, then each refusal with its reason."""
-    lines = [
-        ", ".join(
-            f"{summary.count(s)} {s}"
-            for s in (IngestResult.ADDED, IngestResult.UPDATED, IngestResult.UNCHANGED,
-                      IngestResult.REFUSED)
-        )
-        + f" ({plural(sum(r.passages for r in summary.results), 'passage')} indexed)"
-    ]
-    refused = summary.refused
-    for r in refused[:MAX_REFUSALS_SHOWN]:
-        lines.append(f"  refused {r.source}: {r.reason}")
-    if len(refused) > MAX_REFUSALS_SHOWN:
-        lines.append(f"  ... and {len(refused) - MAX_REFUSALS_SHOWN} more refused")
+    """The end-of-ingest report: counts, then the refusals grouped by reason."""
+    counts = ", ".join(
+        f"{summary.count(s)} {s}"
+        for s in (IngestResult.ADDED, IngestResult.UPDATED, IngestResult.UNCHANGED,
+                  IngestResult.REFUSED)
+    )
+    lines = [f"{counts} ({plural(summary.passages, 'passage')} indexed)"]
+    by_reason: dict[str, list[str]] = {}
+    for r in summary.refused:
+        by_reason.setdefault(r.reason or "refused", []).append(r.source)
+    for reason, sources in by_reason.items():
+        shown = ", ".join(sources[:MAX_REFUSALS_SHOWN])
+        more = summary.reasons[reason] - min(len(sources), MAX_REFUSALS_SHOWN)
+        lines.append(f"  refused: {reason}: {shown}" + (f" and {more} more" if more > 0 else ""))
     return "\n".join(lines)
 
 

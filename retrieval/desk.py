@@ -21,7 +21,7 @@ from .errors import NewsdeskError, NotFoundError, QuestionError
 from .index import IndexBusyError, TantivyIndex
 from .models import GLOBAL, Answer, Article, IngestResult, IngestSummary, Stats
 from .passages import passages
-from .search import ENGINES, Engine, ReferenceEngine
+from .search import ENGINES, Engine
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -42,9 +42,11 @@ class Desk:
         self._stores_lock = threading.Lock()
         self.index = TantivyIndex(self.db_path.with_suffix(".index"))
         self.index.check(self.store)
-        self.engine: Engine = self.index if engine == "tantivy" else ReferenceEngine(
-            lambda: self.store
-        )
+        self.engine: Engine = self.index
+        if engine == "rank-bm25":
+            from .reference import ReferenceEngine  # numpy and rank-bm25: only when asked for
+
+            self.engine = ReferenceEngine(lambda: self.store)
 
     @property
     def store(self) -> Store:

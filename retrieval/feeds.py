@@ -45,7 +45,8 @@ class Feed:
 def parse_feed(body: bytes, *, url: str) -> Feed:
     """Parse the feed fetched from ``url``; relative links are resolved against it.
 
-    A feed that is not quite well-formed is read if feedparser still finds entries in it;
+    A feed that is not quite well-formed is read if feedparser still finds entries in it (its
+    notices about content type and encoding, ``ThingsNobodyCaresAboutButMe``, are not problems);
     HTML, garbage, or a broken feed with no entries raise ``IngestError("not a feed: ...")``.
     Entries without an http(s) link are skipped, since there is no article to fetch.
     """
@@ -53,8 +54,8 @@ def parse_feed(body: bytes, *, url: str) -> Feed:
     if not parsed.get("version"):
         raise IngestError(f"not a feed: {url} (no RSS or Atom found)")
     entries = tuple(entry for raw in parsed.entries if (entry := _entry(raw, url)) is not None)
-    if parsed.get("bozo"):
-        problem = parsed.get("bozo_exception")
+    problem = parsed.get("bozo_exception")
+    if parsed.get("bozo") and not isinstance(problem, feedparser.ThingsNobodyCaresAboutButMe):
         if not entries:
             raise IngestError(f"not a feed: {url} (unreadable: {problem})")
         log.info("feed %s is not well-formed (%s); reading it anyway", url, problem)
@@ -66,7 +67,10 @@ def parse_feed(body: bytes, *, url: str) -> Feed:
 
 
 def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> FeedEntry | None:
-    link = _http_url(raw.get("link"), feed_url) or _http_url(raw.get("id"), feed_url)
+    # An id stands in for a missing link only when it is itself a full URL (an RSS guid with
+    # isPermaLink): a bare guid such as "item-42" is no address, however it resolves.
+    guid = (raw.get("id") or "").strip()
+    link = _http_url(raw.get("link"), feed_url) or _http_url(guid, guid)
     if link is None:
         log.debug("skipping a feed entry without a link in %s", feed_url)
         return None
@@ -74,7 +78,7 @@ def _entry(raw: feedparser.FeedParserDict, feed_url: str) -> FeedEntry | None:
         url=link,
         title=_plain(raw.get("title")) or link,
         published=_iso(raw.get("published_parsed") or raw.get("updated_parsed")),
-        id=(raw.get("id") or "").strip() or link,
+        id=guid or link,
         summary=_plain(raw.get("summary")) or None,
     )
 

@@ -104,19 +104,37 @@ class IngestResult:
 
 @dataclass
 class IngestSummary:
-    """Counts and per-source results of a bulk ingest."""
+    """Counts of a bulk ingest, with the first results and refusals kept for the report.
 
+    Memory stays bounded however many articles go in: only ``KEEP`` results of each kind are
+    kept, the rest are counted.
+    """
+
+    KEEP = 1000
+
+    counts: dict[str, int] = field(default_factory=dict)
+    passages: int = 0
     results: list[IngestResult] = field(default_factory=list)
+    refused: list[IngestResult] = field(default_factory=list)
+    reasons: dict[str, int] = field(default_factory=dict)
 
     def add(self, result: IngestResult) -> None:
-        self.results.append(result)
+        self.counts[result.status] = self.counts.get(result.status, 0) + 1
+        self.passages += result.passages
+        if result.status == IngestResult.REFUSED:
+            reason = result.reason or "refused"
+            self.reasons[reason] = self.reasons.get(reason, 0) + 1
+        if len(self.results) < self.KEEP:
+            self.results.append(result)
+        if result.status == IngestResult.REFUSED and len(self.refused) < self.KEEP:
+            self.refused.append(result)
 
     def count(self, status: str) -> int:
-        return sum(1 for r in self.results if r.status == status)
+        return self.counts.get(status, 0)
 
     @property
-    def refused(self) -> list[IngestResult]:
-        return [r for r in self.results if r.status == IngestResult.REFUSED]
+    def total(self) -> int:
+        return sum(self.counts.values())
 
 
 @dataclass(frozen=True)

@@ -128,6 +128,8 @@ def is_public(address: Address) -> bool:
     """True only for an address on the public internet. IPv6 forms that carry an IPv4 address
     (mapped, 6to4, Teredo, NAT64) are judged by that IPv4 address too."""
     if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:  # the socket connects to the IPv4 host itself
+            return is_public(address.ipv4_mapped)
         inner = _embedded_ipv4(address)
         if inner is not None and not is_public(inner):
             return False
@@ -180,14 +182,20 @@ def _send(
         _check_address(address, limits)
     failure: Exception | None = None
     for address in addresses:
-        request = http.build_request(
+        # A bare Request, not client.build_request: nothing of a caller's client (cookies
+        # stored under a shared IP, default headers) is merged into what we send.
+        timeout = httpx.Timeout(
+            deadline.left(), connect=min(limits.connect_timeout, deadline.left())
+        )
+        request = httpx.Request(
             "GET",
             target.copy_with(host=str(address), userinfo=b""),
             headers={**headers, "Host": _host_header(target)},
-            timeout=httpx.Timeout(
-                deadline.left(), connect=min(limits.connect_timeout, deadline.left())
-            ),
-            extensions={"sni_hostname": host, "trace": watchdog.trace},
+            extensions={
+                "timeout": timeout.as_dict(),
+                "sni_hostname": host,
+                "trace": watchdog.trace,
+            },
         )
         try:
             return http.send(request, stream=True, follow_redirects=False)
@@ -218,18 +226,16 @@ def _read_page(
     """Turn a final (non-redirect) response into a Page, refusing what we do not want early."""
     status = response.status_code
     media_type, charset = _content_type(response.headers.get("content-type", ""))
-    etag = response.headers.get("etag")
-    last_modified = response.headers.get("last-modified")
-    url = str(target)
+    etag, last_modified = response.headers.get("etag"), response.headers.get("last-modified")
+    page = Page(str(target), status, media_type, b"", etag, last_modified, charset=charset)
     if status == 304:
-        return Page(url, status, media_type, b"", etag, last_modified, True, charset)
+        return replace(page, not_modified=True)
     if not 200 <= status < 300:
         raise FetchError(f"HTTP {status}")
     if media_type not in accept:
         raise UnsupportedError(f"unsupported content type {media_type or '(none given)'}")
     _check_declared_length(response, limits)
-    body = _read_body(target, response, limits, deadline, watchdog)
-    return Page(url, status, media_type, body, etag, last_modified, False, charset)
+    return replace(page, body=_read_body(target, response, limits, deadline, watchdog))
 
 
 def _read_body(
@@ -325,7 +331,12 @@ def _request_headers(
 ) -> dict[str, str]:
     # Connection: close, because every hop is pinned to an IP: a kept-alive TLS connection to a
     # shared IP could otherwise be reused for another host name than its certificate's.
-    headers = {"User-Agent": limits.user_agent, "Accept": ", ".join(accept), "Connection": "close"}
+    headers = {
+        "User-Agent": limits.user_agent,
+        "Accept": ", ".join(accept),
+        "Accept-Encoding": "gzip, deflate",
+        "Connection": "close",
+    }
     if etag:
         headers["If-None-Match"] = etag
     if last_modified:
@@ -349,8 +360,6 @@ def _content_type(header: str) -> tuple[str, str | None]:
 
 
 def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
     if address.teredo is not None:

@@ -1,0 +1,7 @@
+"""``python -m bot`` is the ``newsdesk`` command."""
+
+import sys
+
+from .main import main
+
+sys.exit(main())

@@ -1,0 +1,209 @@
+"""The store of record: idempotent, atomic, and the index always brought back in line."""
+
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from retrieval import Article, Desk
+from retrieval.passages import passages
+from retrieval.store import Store
+
+from .conftest import ROOT
+
+
+def article(n: int, text: str | None = None, **kw) -> Article:
+    return Article(
+        title=f"Story {n}",
+        text=text or f"Story number {n} is about drones. It has a second sentence. And a third.",
+        url=f"https://example.org/{n}",
+        **kw,
+    )
+
+
+def assert_consistent(desk: Desk) -> None:
+    """Only whole articles in the database, and the index holds exactly their passages."""
+    db = desk.store.db
+    for a in desk.articles():
+        rows = [(r["start"], r["end"]) for r in db.query(
+            "select start, \"end\" from passages where article_id = ? order by ordinal", [a.id])]
+        assert rows == passages(a.text), f"article {a.id} is not whole"
+    n = db.execute("select count(*) from passages").fetchone()[0]
+    assert desk.stats().passages == n
+    assert desk.index.num_docs() == n
+
+
+def test_reingest_changes_nothing(desk):
+    first = desk.ingest([article(1), article(2)])
+    assert first.count("added") == 2
+    again = desk.ingest([article(1), article(2)])
+    assert again.count("unchanged") == 2
+    assert desk.stats().articles == 2
+    assert_consistent(desk)
+
+
+def test_same_text_under_another_url_is_a_duplicate(desk):
+    desk.ingest([article(1)])
+    twin = Article(title="Copy", text=article(1).text, url="https://mirror.example/1")
+    result = desk.ingest([twin]).results[0]
+    assert result.status == "unchanged"
+    assert "same text as article" in result.reason
+    assert desk.stats().articles == 1
+
+
+def test_changed_article_replaces_its_passages(desk):
+    desk.ingest([article(1)])
+    old_id = next(desk.articles()).id
+    new_text = "A rewritten story about satellites. Nothing else remains. " * 20
+    result = desk.ingest([article(1, text=new_text)]).results[0]
+    assert result.status == "updated"
+    assert result.article_id == old_id
+    assert desk.ask("satellites").quotes[0].article_id == old_id
+    with pytest.raises(Exception, match="only common words"):
+        desk.ask("the")
+    assert desk.ask("drones").quotes == ()
+    assert_consistent(desk)
+
+
+def test_a_failing_batch_writes_nothing(desk, monkeypatch):
+    desk.ingest([article(1)])
+    calls = []
+    original = Store.save
+
+    def failing_save(self, a, spans, **kw):
+        calls.append(a)
+        if len(calls) == 2:
+            raise RuntimeError("disk on fire")
+        return original(self, a, spans, **kw)
+
+    monkeypatch.setattr(Store, "save", failing_save)
+    with pytest.raises(RuntimeError):
+        desk.ingest([article(2), article(3)])
+    monkeypatch.undo()
+    assert [a.title for a in desk.articles()] == ["Story 1"]
+    assert_consistent(desk)
+
+
+def test_remove_by_id_and_url(desk):
+    desk.ingest([article(1), article(2)])
+    desk.remove("https://example.org/1")
+    assert [a.title for a in desk.articles()] == ["Story 2"]
+    desk.remove(str(next(desk.articles()).id))
+    assert desk.stats().articles == 0
+    assert desk.ask("drones").quotes == ()
+    assert_consistent(desk)
+
+
+def test_collections_keep_articles_apart(desk):
+    desk.ingest([article(1)], collection="guild:1")
+    desk.ingest([article(2, text="Another story about drones entirely. Yes.")],
+                collection="guild:2")
+    one = desk.ask("drones", collections=["guild:1"], per_article=5)
+    assert {q.article_id for q in one.quotes} == {desk.store.find("https://example.org/1")[0].id}
+    assert one.searched_articles == 1
+    assert desk.ask("drones", collections=["global"]).quotes == ()
+
+
+def test_index_catches_up_after_a_crash_before_indexing(db_path):
+    """SQLite committed but the index never heard of it (killed in between)."""
+    store = Store(db_path)
+    a = article(1)
+    with store.write():
+        store.save(a, passages(a.text))
+    store.close()
+    with Desk(db_path) as desk:
+        assert desk.ask("drones").quotes
+        assert_consistent(desk)
+
+
+def test_missing_or_corrupt_index_is_rebuilt(db_path, caplog):
+    with Desk(db_path) as desk:
+        desk.ingest([article(i) for i in range(5)])
+    index_dir = db_path.with_suffix(".index")
+    shutil.rmtree(index_dir)
+    with Desk(db_path) as desk:
+        assert desk.index.num_docs() == desk.stats().passages
+        assert desk.ask("drones").quotes
+    for f in index_dir.iterdir():
+        if f.suffix == ".json" or f.name.endswith(".idx"):
+            f.write_bytes(b"garbage")
+    with Desk(db_path) as desk:
+        assert_consistent(desk)
+        assert desk.ask("drones").quotes
+    assert "rebuild" in caplog.text
+
+
+def test_export_then_ingest_reproduces_everything(sample_desk, tmp_path):
+    sample_desk.ingest([article(7, author="A. Writer", published="2024-01-02")],
+                       collection="guild:9")
+    out = tmp_path / "export.jsonl"
+    with out.open("w") as f:
+        assert sample_desk.export(f) == 2
+    with Desk(tmp_path / "copy.db") as copy:
+        from retrieval.files import read_paths
+
+        assert copy.ingest(read_paths([out])).count("added") == 2
+        fields = ("key", "url", "title", "publisher", "author", "published", "language",
+                  "collection", "text", "content_hash", "ingested_at")
+        def dump(d):
+            return [tuple(getattr(a, f) for f in fields) for a in d.articles()]
+        assert dump(copy) == dump(sample_desk)
+        q = "who claimed Iran is supplying drones?"
+        assert copy.ask(q).to_dict()["quotes"] == sample_desk.ask(q).to_dict()["quotes"]
+        assert_consistent(copy)
+
+
+def test_two_processes_ingesting_the_same_file_make_one_article_each(tmp_path):
+    src = tmp_path / "batch.jsonl"
+    src.write_text("".join(json.dumps({"url": f"https://example.org/{i}", "title": f"T{i}",
+                                       "text": f"Story {i} about drones. More words here."})
+                           + "\n" for i in range(300)))
+    db = tmp_path / "two.db"
+    cmd = [sys.executable, "-m", "bot", "--db", str(db), "ingest", "-q", str(src)]
+    procs = [subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+             for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err.decode()
+    with Desk(db) as desk:
+        assert desk.stats().articles == 300
+        assert_consistent(desk)
+
+
+def test_sigkill_during_bulk_ingest_leaves_whole_articles_and_a_matching_index(tmp_path):
+    rng = random.Random(7)
+    words = "drone Iran Russia Ukraine supply claim talks deal minister army city".split()
+    src = tmp_path / "bulk.jsonl"
+    with src.open("w") as f:
+        for i in range(12000):
+            body = " ".join(
+                " ".join(rng.choice(words) for _ in range(rng.randint(8, 20))).capitalize() + "."
+                for _ in range(rng.randint(3, 12))
+            )
+            f.write(json.dumps({"id": i, "title": f"Bulk {i}", "text": body}) + "\n")
+    db = tmp_path / "bulk.db"
+    cmd = [sys.executable, "-m", "bot", "--db", str(db), "ingest", "-q", str(src)]
+    seen = []
+    for _ in range(6):
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(1.0, 4.0))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        with Desk(db) as desk:
+            assert_consistent(desk)
+            seen.append(desk.stats().articles)
+    print("articles after each kill:", seen)
+    assert any(0 < n < 12000 for n in seen), "no kill landed inside the ingest"
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    with Desk(db) as desk:
+        assert desk.stats().articles == 12000
+        assert_consistent(desk)
+        assert desk.ask("Iran drone talks").quotes
