@@ -26,6 +26,10 @@ SMOOTHING = 1.0
 coverage still means 'how much of the question', not noise."""
 
 TYPE_BONUS = 0.35
+TITLE_MATCH = 0.5
+"""A question term found in the article's title but not in the sentence counts this much."""
+NAMELESS = 0.6
+"""Score factor for a sentence whose article mentions none of the names in the question."""
 PASSAGE_WEIGHT = 0.15
 SOFT_MATCH = 0.8
 
@@ -101,16 +105,14 @@ def weights(n_docs: int, doc_freqs: dict[str, int]) -> dict[str, float]:
     }
 
 
+def names(text: str) -> set[str]:
+    """Terms of the capitalised words in a text, past its first word."""
+    return {stem(m.group()) for m in _CAPITALISED.finditer(text) if m.start() > 0} - {""}
+
+
 def missing_names(question: str, doc_freqs: dict[str, int]) -> list[str]:
-    """Capitalised words of the question (past its first word) that no passage mentions."""
-    out = []
-    for m in _CAPITALISED.finditer(question):
-        if m.start() == 0:
-            continue
-        term = stem(m.group())
-        if term and doc_freqs.get(term, 1) == 0:
-            out.append(m.group())
-    return out
+    """Names in the question that no passage mentions."""
+    return sorted(t for t in names(question) if doc_freqs.get(t, 1) == 0)
 
 
 @dataclass(frozen=True)
@@ -151,10 +153,13 @@ def score_sentences(
     best_passage = max(score for _, score in rows) or 1.0
     kind = question_type(question)
     term_set = set(terms)
+    wanted_names = names(question) & term_set
     seen: set[tuple[int, int]] = set()
     out: list[Candidate] = []
     for row, passage_score in rows:
         text = row["text"]
+        in_title = {t for _, _, w in words(row["title"] or "") if (t := _match(w, term_set)[0])}
+        title_names = names(" " + (row["title"] or ""))
         for s, e in sentences(text):
             start, end = row["start"] + s, row["start"] + e
             if (row["article_id"], start) in seen:
@@ -167,14 +172,18 @@ def score_sentences(
                 if t:
                     weight[t] = max(weight.get(t, 0.0), strength)
                     surface[text[s + ws : s + we]] = None
-            coverage = sum(idf.get(t, 0.0) * v for t, v in weight.items()) / total
             if not weight:
                 continue
+            for t in in_title:
+                weight[t] = max(weight.get(t, 0.0), TITLE_MATCH)
+            coverage = sum(idf.get(t, 0.0) * v for t, v in weight.items()) / total
             score = (
                 coverage
                 + TYPE_BONUS * fit(kind, text[s:e])
                 + PASSAGE_WEIGHT * passage_score / best_passage
             )
+            if wanted_names and not wanted_names & (names(" " + text[s:e]) | title_names):
+                score *= NAMELESS
             out.append(
                 Candidate(row["article_id"], start, end, score, coverage, tuple(surface), row)
             )

@@ -57,7 +57,9 @@ def extract_article(html: str | bytes, *, url: str | None = None) -> Article:
         include_links=False,
         date_extraction_params={"original_date": True, "extensive_search": False},
     )
-    text = _body_text(document.text if document else None, document.title if document else None)
+    if document is None:  # trafilatura found nothing it would call main text
+        raise NotAnArticleError(_NO_ARTICLE)
+    text = _body_text(document.text, document.title)
     if not is_article_text(text):
         raise NotAnArticleError(_NO_ARTICLE)
     canonical = canonical_url(tree, url)

@@ -22,7 +22,7 @@ import tantivy
 
 from .analyze import TOKENIZER_NAME, index_analyzer
 from .errors import NewsdeskError
-from .search import Hit
+from .search import TITLE_BOOST, Hit
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ def _schema() -> tantivy.Schema:
     sb.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
     sb.add_integer_field("article_id", indexed=True)
     sb.add_text_field("collection", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("title", tokenizer_name=TOKENIZER_NAME, index_option="freq")
     sb.add_text_field("body", tokenizer_name=TOKENIZER_NAME)
     return sb.build()
 
@@ -74,7 +75,11 @@ class TantivyIndex:
         if not terms:
             return []
         q, o = tantivy.Query, tantivy.Occur
-        body = q.boolean_query([(o.Should, q.term_query(self.schema, "body", t)) for t in terms])
+        body = q.boolean_query(
+            [(o.Should, q.term_query(self.schema, "body", t)) for t in terms]
+            + [(o.Should, q.boost_query(q.term_query(self.schema, "title", t), TITLE_BOOST))
+               for t in terms]
+        )
         if collections is not None:
             allowed = q.boolean_query(
                 [(o.Should, q.term_query(self.schema, "collection", c)) for c in collections]
@@ -124,10 +129,11 @@ class TantivyIndex:
 
     def _add(self, writer: tantivy.IndexWriter, rows: Iterable[tuple]) -> int:
         n = 0
-        for passage_id, article_id, collection, text in rows:
+        for passage_id, article_id, collection, title, text in rows:
             writer.add_document(
                 tantivy.Document(
-                    passage_id=passage_id, article_id=article_id, collection=collection, body=text
+                    passage_id=passage_id, article_id=article_id, collection=collection,
+                    title=title, body=text,
                 )
             )
             n += 1

@@ -16,7 +16,7 @@ import numpy as np
 from rank_bm25 import BM25Okapi
 
 from .analyze import tokens
-from .search import Hit
+from .search import K1, TITLE_BOOST, B, Hit
 from .store import Store
 
 
@@ -39,6 +39,7 @@ class ReferenceEngine:
         self._lock = threading.Lock()
         self._generation: tuple[int, int] | None = None
         self._bm25: LuceneBM25 | None = None
+        self._titles: LuceneBM25 | None = None
         self._ids = np.empty(0, dtype=np.int64)
         self._collections = np.empty(0, dtype=object)
 
@@ -50,8 +51,10 @@ class ReferenceEngine:
                 rows = list(store.index_rows())
                 self._ids = np.array([r[0] for r in rows], dtype=np.int64)
                 self._collections = np.array([r[2] for r in rows], dtype=object)
-                corpus = [tokens(r[3]) for r in rows]
-                self._bm25 = LuceneBM25(corpus, k1=1.2, b=0.75) if corpus else None
+                corpus = [tokens(r[4]) for r in rows]
+                titles = [tokens(r[3]) for r in rows]
+                self._bm25 = LuceneBM25(corpus, k1=K1, b=B) if corpus else None
+                self._titles = LuceneBM25(titles, k1=K1, b=B) if corpus else None
                 self._generation = generation
             return self._bm25
 
@@ -59,7 +62,7 @@ class ReferenceEngine:
         bm25 = self._current()
         if bm25 is None or not terms:
             return []
-        scores = bm25.get_scores(terms)
+        scores = bm25.get_scores(terms) + TITLE_BOOST * self._titles.get_scores(terms)
         matched = scores > 0  # Lucene's IDF is positive: any matching term scores
         if collections is not None:
             matched &= np.isin(self._collections, collections)

@@ -247,8 +247,8 @@ class Store:
             self.db.execute("delete from index_outbox where id <= ?", [up_to])
 
     def index_rows(self, article_ids: Iterable[int] | None = None) -> Iterator[tuple]:
-        """(passage id, article id, collection, passage text) to feed the index."""
-        sql = """select p.id, p.article_id, a.collection,
+        """(passage id, article id, collection, title, passage text) to feed the index."""
+        sql = """select p.id, p.article_id, a.collection, a.title,
                         substr(a.text, p.start + 1, p."end" - p.start)
                  from passages p join articles a on a.id = p.article_id"""
         if article_ids is None:
