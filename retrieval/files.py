@@ -253,9 +253,10 @@ def normalise_date(raw: str) -> str:
         pass
     for fmt in _DATE_FORMATS:
         try:
-            return datetime.strptime(value.title() if "%b" in fmt else value, fmt).isoformat()
+            when = datetime.strptime(value.title() if "%b" in fmt else value, fmt)
         except ValueError:
             continue
+        return when.isoformat() if "%H" in fmt else when.date().isoformat()
     return value
 
 

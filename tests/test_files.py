@@ -26,7 +26,7 @@ def test_markdown_front_matter(desk, tmp_path):
     a = only(desk)
     assert (a.title, a.url, a.publisher, a.author, a.published) == (
         "Drone talks", "https://example.org/a", "Example Post", "Jo Reporter",
-        "2022-07-12T00:00:00",
+        "2022-07-12",
     )
     assert a.text == "The talks about drones began."
 
