@@ -19,7 +19,7 @@ from dotenv import load_dotenv
 from .config import DEFAULT_DB, Settings
 from .desk import Desk
 from .errors import NewsdeskError
-from .models import IngestResult, IngestSummary
+from .models import GLOBAL, IngestResult, IngestSummary
 from .render import plural, render_answer
 
 log = logging.getLogger("newsdesk")
@@ -56,17 +56,33 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def is_url(text: str) -> bool:
+    return text.lower().startswith(("http://", "https://"))
+
+
 def cmd_ingest(args: argparse.Namespace) -> int:
     from .files import read_paths
 
+    urls = [p for p in args.paths if is_url(p)]
+    paths = [p for p in args.paths if not is_url(p)]
     with open_desk(args) as desk:
         bar = _progress(args)
         summary = desk.ingest(
-            read_paths(args.paths), collection=args.collection, by=args.by,
+            read_paths(paths), collection=args.collection, by=args.by,
             on_result=lambda r: bar.update(1) if bar else None,
         )
         if bar:
             bar.close()
+        if urls:
+            from .sources import ingest_url
+
+            for url in urls:
+                summary.add(ingest_url(desk, url, collection=args.collection or GLOBAL,
+                                       by=args.by))
+    for r in summary.results[:MAX_REFUSALS_SHOWN] if summary.total <= 3 else []:
+        if r.status != IngestResult.REFUSED:
+            print(f"{r.status}: {r.title} ({plural(r.passages, 'passage')}, article "
+                  f"{r.article_id})")
     print(describe(summary))
     nothing_read = summary.total and summary.count(IngestResult.REFUSED) == summary.total
     return 1 if nothing_read else 0
@@ -137,6 +153,35 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feeds(args: argparse.Namespace) -> int:
+    from . import sources
+
+    collections = [args.collection] if getattr(args, "collection", None) else None
+    with open_desk(args) as desk:
+        if args.action == "add":
+            row = sources.subscribe(desk, args.url, collection=args.collection or GLOBAL,
+                                    by=args.by)
+            print(f"feed {row['id']}: {row['title'] or row['url']} ({row['collection']})")
+        elif args.action == "list":
+            rows = desk.store.feeds(collections)
+            for row in rows:
+                state = f"failing: {row['last_error']}" if row["failures"] else "ok"
+                print(f"{row['id']}  {row['url']}  {row['collection']}  "
+                      f"last polled {row['last_polled'] or 'never'}  {state}")
+            if not rows:
+                print("no feeds yet: add one with `newsdesk feeds add URL`")
+        elif args.action == "remove":
+            row = sources.unsubscribe(desk, args.ref, collections=collections)
+            print(f"removed feed {row['id']}: {row['url']}")
+        else:
+            for r in sources.poll(desk, force=args.all):
+                outcome = r.error or ("not modified" if r.not_modified else
+                                      f"{r.added} added, {r.updated} updated, "
+                                      f"{r.unchanged} unchanged, {r.refused} refused")
+                print(f"{r.feed}: {outcome}")
+    return 0
+
+
 def cmd_run_unavailable(args: argparse.Namespace) -> int:
     raise NewsdeskError("the Discord bot is not part of this install")
 
@@ -162,8 +207,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     _collections(p)
     p.set_defaults(handler=cmd_ask)
 
-    p = sub.add_parser("ingest", help="add articles from files or folders")
-    p.add_argument("paths", nargs="+", help=".txt .md .html .json .jsonl files or folders")
+    p = sub.add_parser("ingest", help="add articles from files, folders or web pages")
+    p.add_argument("paths", nargs="+", metavar="PATH_OR_URL",
+                   help=".txt .md .html .json .jsonl files, folders, or http(s) URLs")
     p.add_argument("--collection", help="collection to add to (default: global)")
     p.add_argument("--by", help="who ingests (recorded with each article)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -186,6 +232,21 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
 
     p = sub.add_parser("reindex", help="rebuild the search index from the database")
     p.set_defaults(handler=cmd_reindex)
+
+    p = sub.add_parser("feeds", help="subscribe to RSS/Atom feeds and poll them")
+    feeds = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    f = feeds.add_parser("add", help="subscribe to a feed")
+    f.add_argument("url")
+    f.add_argument("--collection", help="collection its articles go to (default: global)")
+    f.add_argument("--by", help="who subscribes")
+    f = feeds.add_parser("list", help="the subscribed feeds")
+    f.add_argument("--collection")
+    f = feeds.add_parser("remove", help="unsubscribe (its articles stay)")
+    f.add_argument("ref", help="feed id or URL")
+    f.add_argument("--collection")
+    f = feeds.add_parser("poll", help="fetch new entries of the feeds that are due")
+    f.add_argument("--all", action="store_true", help="poll every feed now")
+    p.set_defaults(handler=cmd_feeds)
 
     p = sub.add_parser("run", help="start the Discord bot")
     p.set_defaults(handler=cmd_run_unavailable)

@@ -228,6 +228,9 @@ class Desk:
             n += 1
         return n
 
+    def feeds(self, collections: list[str] | None = None) -> list[dict]:
+        return self.store.feeds(collections)
+
     def reindex(self) -> int:
         return self.index.rebuild(self.store)
 

@@ -8,6 +8,7 @@ checked before reading.
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -15,6 +16,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
+from typing import IO
 
 from .errors import IngestError
 from .models import Article, IngestResult
@@ -76,33 +78,47 @@ def read_paths(paths: Iterable[str | Path]) -> Iterator[Article | IngestResult]:
 
 def read_file(path: Path) -> Iterator[Article | IngestResult]:
     """The articles in one file, or why there are none."""
-    suffix = path.suffix.lower()
     source = str(path)
+    suffix = path.suffix.lower()
+    try:
+        if suffix in JSONL_SUFFIXES:
+            with path.open("rb") as f:
+                yield from read_jsonl(f, source=source)
+            return
+        size = path.stat().st_size
+        if suffix in SUFFIXES and size > MAX_FILE_BYTES:
+            yield refuse(source, f"too large: {size:,} bytes (limit {MAX_FILE_BYTES:,}); "
+                                 "split it or use JSON lines")
+            return
+        data = path.read_bytes() if suffix in SUFFIXES else b""
+    except OSError as e:
+        yield refuse(source, f"cannot read: {e.strerror or e}")
+        return
+    yield from read_data(path.name, data, source=source)
+
+
+def read_data(
+    name: str, data: bytes, *, source: str | None = None
+) -> Iterator[Article | IngestResult]:
+    """The articles in a file's bytes (an upload, or a file already read), typed by its name."""
+    source = source or name
+    suffix = Path(name).suffix.lower()
     if suffix not in SUFFIXES:
         yield refuse(source, f"unsupported file type {suffix or '(none)'}: "
                              "use .txt, .md, .html, .json or .jsonl")
         return
     try:
         if suffix in JSONL_SUFFIXES:
-            yield from read_jsonl(path)
-            return
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            yield refuse(source, f"too large: {size:,} bytes (limit {MAX_FILE_BYTES:,}); "
-                                 "split it or use JSON lines")
-            return
-        data = path.read_bytes()
-        if suffix in HTML_SUFFIXES:
+            yield from read_jsonl(io.BytesIO(data), source=source)
+        elif suffix in HTML_SUFFIXES:
             article = from_html(data, source=source)
-            yield article if article.url else replace(article, key=f"file:{path.stem}")
+            yield article if article.url else replace(article, key=f"file:{Path(name).stem}")
         elif suffix in JSON_SUFFIXES:
             yield from read_json(data, source=source)
         else:
-            yield from_text(decode(data, source), source=source, name=path.stem)
+            yield from_text(decode(data, source), source=source, name=Path(name).stem)
     except IngestError as e:
         yield refuse(source, str(e))
-    except OSError as e:
-        yield refuse(source, f"cannot read: {e.strerror or e}")
 
 
 def decode(data: bytes, source: str = "") -> str:
@@ -149,25 +165,24 @@ def from_text(text: str, *, source: str, name: str | None = None) -> Article:
 # -- JSON ----------
 
 
-def read_jsonl(path: Path) -> Iterator[Article | IngestResult]:
+def read_jsonl(lines: IO[bytes], *, source: str) -> Iterator[Article | IngestResult]:
     """One article per line, streamed; bad lines are refused one by one."""
-    with path.open("rb") as f:
-        for n, line in enumerate(f, 1):
-            source = f"{path}:{n}"
-            if not line.strip():
-                continue
-            if len(line) > MAX_LINE_BYTES:
-                yield refuse(source, f"line too long ({len(line):,} bytes)")
-                continue
-            try:
-                record = json.loads(decode(line, source))
-                yield from_record(record, source=source)
-            except json.JSONDecodeError as e:
-                yield refuse(source, f"not JSON: {e.msg}")
-            except RecursionError:
-                yield refuse(source, "JSON nested too deeply")
-            except IngestError as e:
-                yield refuse(source, str(e))
+    for n, line in enumerate(lines, 1):
+        where = f"{source}:{n}"
+        if not line.strip():
+            continue
+        if len(line) > MAX_LINE_BYTES:
+            yield refuse(where, f"line too long ({len(line):,} bytes)")
+            continue
+        try:
+            record = json.loads(decode(line, where))
+            yield from_record(record, source=where)
+        except json.JSONDecodeError as e:
+            yield refuse(where, f"not JSON: {e.msg}")
+        except RecursionError:
+            yield refuse(where, "JSON nested too deeply")
+        except IngestError as e:
+            yield refuse(where, str(e))
 
 
 def read_json(data: bytes, *, source: str) -> Iterator[Article | IngestResult]:

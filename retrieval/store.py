@@ -212,7 +212,10 @@ class Store:
             "select count(*) from passages where article_id = ?", [article_id]
         ).fetchone()[0]
         self.db["passages"].delete_where("article_id = ?", [article_id])
-        self.db.execute("delete from feed_entries where article_id = ?", [article_id])
+        # A forgotten article stays "seen" in its feed, so polling does not bring it back.
+        self.db.execute(
+            "update feed_entries set article_id = null where article_id = ?", [article_id]
+        )
         self.db["articles"].delete(article_id)
         self._count(row["collection"], -1, -n, None)
         self.db["index_outbox"].insert({"article_id": article_id})
@@ -324,6 +327,53 @@ class Store:
         return self.db.execute(
             "select coalesce(sum(passages), 0) from collections"
         ).fetchone()[0]
+
+    # -- feeds -----------------------------------------------------------------------------------
+
+    def add_feed(self, url: str, collection: str, title: str | None, by: str | None) -> dict:
+        with self.write():
+            existing = self._one(
+                "select * from feeds where collection = ? and url = ?", [collection, url]
+            )
+            if existing:
+                return existing
+            self.db["feeds"].insert({
+                "collection": collection, "url": url, "title": title, "added_by": by,
+                "added_at": now(), "failures": 0,
+            })
+        return self._one("select * from feeds where collection = ? and url = ?", [collection, url])
+
+    def feeds(self, collections: list[str] | None = None) -> list[dict]:
+        where, params = "", []
+        if collections is not None:
+            where = f"where collection in ({','.join('?' * len(collections))})"
+            params = collections
+        return list(self.db.query(f"select * from feeds {where} order by id", params))
+
+    def due_feeds(self, when: str) -> list[dict]:
+        return list(self.db.query(
+            "select * from feeds where next_poll is null or next_poll <= ? order by id", [when]))
+
+    def remove_feed(self, feed_id: int) -> None:
+        with self.write():
+            self.db.execute("delete from feed_entries where feed_id = ?", [feed_id])
+            self.db.execute("delete from feeds where id = ?", [feed_id])
+
+    def update_feed(self, feed_id: int, **values) -> None:
+        with self.write():
+            self.db["feeds"].update(feed_id, values)
+
+    def seen_entry(self, feed_id: int, entry: str) -> bool:
+        return self._one(
+            "select 1 as seen from feed_entries where feed_id = ? and entry = ?", [feed_id, entry]
+        ) is not None
+
+    def mark_entry(self, feed_id: int, entry: str, article_id: int | None) -> None:
+        with self.write():
+            self.db.execute(
+                "insert or replace into feed_entries (feed_id, entry, article_id, seen_at) "
+                "values (?, ?, ?, ?)", [feed_id, entry, article_id, now()],
+            )
 
     def generation(self) -> tuple[int, int]:
         """Changes whenever any connection commits passages (for in-memory caches)."""

@@ -9,6 +9,8 @@ import pytest
 
 from retrieval import Desk
 from retrieval.files import read_paths
+from tests.standin_fixtures import run_bot, standin  # noqa: F401  (fixtures)
+from tests.web_fixtures import web_server  # noqa: F401  (fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"

@@ -1,0 +1,166 @@
+"""Answers as Discord messages, within Discord's limits, with nothing that can ping or fake a link.
+
+Pure functions from engine values to message parts: quoted text is Markdown-escaped (then the
+matched words are bolded), everything is shortened at sentence boundaries to fit, and the client
+sends every message with allowed mentions set to none.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import discord
+from discord.utils import escape_markdown
+
+from retrieval.analyze import query_terms
+from retrieval.answer import match_spans
+from retrieval.models import Answer, Article, Quote, Stats
+
+MESSAGE = 2000
+TITLE = 256
+DESCRIPTION = 4096
+FOOTER = 2048
+FIELD = 1024
+TOTAL = 6000
+EMBEDS = 10
+BLURPLE = 0x5865F2
+
+_SENTENCE_END = re.compile(r"[.!?…][”\"’')\]]*\s")
+
+
+def shorten(text: str, limit: int) -> str:
+    """Cut to ``limit`` characters at a sentence end if one is near, else at a space, with '…'."""
+    if len(text) <= limit:
+        return text
+    cut = text[: max(limit - 1, 0)]
+    ends = [m.end() for m in _SENTENCE_END.finditer(cut)]
+    if ends and ends[-1] > limit // 2:
+        return cut[: ends[-1]].rstrip() + " …"
+    space = cut.rfind(" ")
+    return (cut[:space] if space > limit // 2 else cut).rstrip() + "…"
+
+
+def safe(text: str) -> str:
+    """Text shown as it is: no Markdown, links or mentions can come out of it."""
+    return escape_markdown(text, as_needed=False).replace("@", "@\u200b")
+
+
+def highlight(text: str, terms: list[str]) -> str:
+    """Escaped text with the words that match the question in bold."""
+    out, last = [], 0
+    for s, e in match_spans(text, terms):
+        out += [safe(text[last:s]), "**", safe(text[s:e]), "**"]
+        last = e
+    out.append(safe(text[last:]))
+    return "".join(out)
+
+
+def attribution(q: Quote | Article) -> str:
+    parts = [q.publisher, q.author, (q.published or "")[:10]]
+    return " · ".join(p for p in parts if p) or "unknown source"
+
+
+def link(url: str | None) -> str | None:
+    """Only plain web links become buttons or titles' links."""
+    if url and re.match(r"https?://[^\s<>]+$", url) and len(url) <= 512:
+        return url
+    return None
+
+
+def quote_embed(q: Quote, number: int, terms: list[str], room: int = DESCRIPTION) -> discord.Embed:
+    raw = " ".join(q.text.split())
+    limit = min(room, DESCRIPTION) - 4
+    body = highlight(shorten(raw, limit), terms)
+    while len(body) > limit and limit > 50:  # escaping and bold markers made it longer
+        limit -= 100
+        body = highlight(shorten(raw, limit), terms)
+    embed = discord.Embed(
+        title=shorten(f"{number}. {q.title}", TITLE),
+        url=link(q.url),
+        description=f"> {body}",
+        colour=BLURPLE,
+    )
+    embed.set_footer(text=shorten(attribution(q), FOOTER))
+    return embed
+
+
+@dataclass
+class Reply:
+    """What to send: content, embeds and (for answers) the sources to link."""
+
+    content: str = ""
+    embeds: list[discord.Embed] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)
+    more: bool = False
+
+
+def answer_reply(answer: Answer, *, offset: int = 0) -> Reply:
+    question = safe(shorten(answer.question, 300))
+    if not answer.quotes:
+        n = answer.searched_articles
+        return Reply(
+            content=f"**Q:** {question}\nNo answer found in {n:,} article{'s' * (n != 1)}. "
+            "Try other words, or fewer of them; `/stats` shows what I have."
+        )
+    terms = query_terms(answer.question)
+    count = len(answer.quotes[:EMBEDS])
+    room = (TOTAL - 200 * count) // count  # titles and footers take up to ~200 each
+    embeds = [quote_embed(q, offset + i + 1, terms, room)
+              for i, q in enumerate(answer.quotes[:EMBEDS])]
+    n = answer.searched_articles
+    embeds[-1].set_footer(
+        text=f"{embeds[-1].footer.text}\nSearched {n:,} article{'s' * (n != 1)} "
+        f"in {answer.took_ms:.0f} ms"
+    )
+    links = [
+        (shorten(q.publisher or f"Source {offset + i + 1}", 80), url)
+        for i, q in enumerate(answer.quotes)
+        if (url := link(q.url))
+    ]
+    return Reply(content=f"**Q:** {question}", embeds=embeds, links=links, more=answer.more)
+
+
+def article_reply(article: Article, start: int | None = None, end: int | None = None) -> Reply:
+    """An article's attribution and the text around a quote (or its opening)."""
+    text = article.text
+    if start is None or not 0 <= start <= len(text):
+        start, end = 0, 0
+    end = max(start, min(end or start, len(text)))
+    lo, hi = max(0, start - 600), min(len(text), end + 600)
+    before, quoted, after = text[lo:start], text[start:end], text[end:hi]
+    body = (
+        ("… " if lo else "") + safe(before)
+        + (f"**{safe(quoted)}**" if quoted else "")
+        + safe(after) + (" …" if hi < len(text) else "")
+    )
+    embed = discord.Embed(
+        title=shorten(article.title, TITLE), url=link(article.url),
+        description=shorten(body, DESCRIPTION), colour=BLURPLE,
+    )
+    embed.set_footer(text=f"{attribution(article)} · article {article.id}")
+    links = [("Read the article", url)] if (url := link(article.url)) else []
+    return Reply(embeds=[embed], links=links)
+
+
+def stats_reply(stats: Stats) -> Reply:
+    embed = discord.Embed(title="What I can search here", colour=BLURPLE)
+    embed.add_field(name="Articles", value=f"{stats.articles:,}")
+    embed.add_field(name="Passages", value=f"{stats.passages:,}")
+    names = ", ".join(f"{safe(k)} ({v:,})" for k, v in stats.collections.items()) or "none"
+    embed.add_field(name="Collections", value=shorten(names, FIELD), inline=False)
+    embed.add_field(name="Last ingest", value=stats.last_ingest or "never", inline=False)
+    return Reply(embeds=[embed])
+
+
+HELP = """\
+**newsdesk** answers questions about the news articles it has, with short quotes taken word \
+for word from the articles, each with its source.
+
+`/ask question:` ask anything (add `private:True` to see the answer alone)
+`/article id:` read the context of an article
+`/stats` what I can search here
+Send me a direct message, or mention me in a channel, to ask too.
+
+Admins (Manage Server): `/ingest file:` or `/ingest url:`, `/forget article:`, \
+`/feeds add|list|remove`. What is ingested in a server is answered only in that server."""
