@@ -103,7 +103,8 @@ class TantivyIndex:
 
     @contextmanager
     def _writer(self, wait: float = LOCK_WAIT_S):
-        """The index's single writer; another process may hold it for a while, so wait."""
+        """The index's single writer, released on exit (not when garbage collected): another
+        process may be waiting for it, so its lock must go as soon as the work is done."""
         with self._write_lock:
             deadline = time.monotonic() + wait
             while True:
@@ -125,7 +126,7 @@ class TantivyIndex:
                 writer.rollback()
                 raise
             finally:
-                del writer
+                writer.wait_merging_threads()  # drops the writer and its lock
 
     def _add(self, writer: tantivy.IndexWriter, rows: Iterable[tuple]) -> int:
         n = 0

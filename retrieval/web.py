@@ -63,14 +63,24 @@ class FetchLimits:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> FetchLimits:
-        """Read NEWSDESK_FETCH_TIMEOUT (seconds), NEWSDESK_FETCH_MAX_BYTES and
-        NEWSDESK_ALLOW_PRIVATE_URLS (1/true); unset variables keep the defaults."""
+        """Read NEWSDESK_FETCH_TIMEOUT (seconds), NEWSDESK_FETCH_MAX_BYTES,
+        NEWSDESK_ALLOW_PRIVATE_URLS (1/true) and NEWSDESK_ALLOWED_NETWORKS (CIDRs, comma
+        separated); unset variables keep the defaults."""
         env = os.environ if environ is None else environ
         limits = cls()
         timeout = _env_number(env, "NEWSDESK_FETCH_TIMEOUT", float, limits.total_timeout)
         max_bytes = _env_number(env, "NEWSDESK_FETCH_MAX_BYTES", int, limits.max_bytes)
         allow = env.get("NEWSDESK_ALLOW_PRIVATE_URLS", "").strip().lower() in {"1", "true"}
-        return cls(total_timeout=timeout, max_bytes=max_bytes, allow_private=allow)
+        networks = []
+        for n in env.get("NEWSDESK_ALLOWED_NETWORKS", "").split(","):
+            if not n.strip():
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(n.strip(), strict=False)))
+            except ValueError:
+                raise ValueError(f"NEWSDESK_ALLOWED_NETWORKS: {n!r} is not a network") from None
+        return cls(total_timeout=timeout, max_bytes=max_bytes, allow_private=allow,
+                   allowed_networks=tuple(networks))
 
 
 @dataclass(frozen=True)

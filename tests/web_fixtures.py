@@ -216,7 +216,27 @@ def _conditional(handler: _Handler) -> None:
     handler.send(200, _article(), {"Content-Type": "text/html; charset=utf-8", **validators})
 
 
+def _local_feed(handler: _Handler) -> None:
+    """An RSS feed whose entries are pages of this server: an article, a page that is not one,
+    and a link that is missing; with an ETag so a second poll can be answered 304."""
+    base = handler.server.record.base
+    etag = '"local-feed-1"'
+    if handler.headers.get("If-None-Match") == etag:
+        handler.send(304, headers={"ETag": etag})
+        return
+    items = "".join(
+        f"<item><title>{title}</title><link>{base}{path}</link><guid>{path}</guid>"
+        "<pubDate>Sat, 14 Mar 2026 09:00:00 GMT</pubDate></item>"
+        for title, path in [("Library reopens", "/article.html"), ("Home", "/home.html"),
+                            ("Gone", "/missing")]
+    )
+    body = (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Local news</title>'
+            f"<link>{base}/</link>{items}</channel></rss>").encode()
+    handler.send(200, body, {"Content-Type": "application/rss+xml", "ETag": etag})
+
+
 ROUTES = {
+    "/local-feed.xml": _local_feed,
     "/chain/1": _redirect_chain,
     "/chain/2": _redirect_chain,
     "/chain/3": _redirect_chain,

@@ -1,0 +1,139 @@
+"""The command line as a user runs it: a real process, a real database, one-line errors."""
+
+import ast
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ROOT, SAMPLE
+
+QUESTION = "who claimed Iran is supplying drones?"
+
+
+def newsdesk(*args: str, cwd: Path = ROOT, env: dict | None = None, check: bool = True):
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("NEWSDESK_")}
+    environment.update(env or {})
+    proc = subprocess.run([sys.executable, "-m", "bot", *args], cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=120)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def readme_commands() -> list[str]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("```sh", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line and not line.startswith("#")]
+
+
+def test_readme_gives_the_two_commands_and_ci_runs_the_second():
+    run, test = readme_commands()[:2]
+    assert run.endswith(f'newsdesk ask "{QUESTION}"')
+    ci = (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1]
+    assert ci == test
+
+
+def test_first_ask_on_a_fresh_checkout_loads_the_sample(tmp_path):
+    shutil.copytree(SAMPLE, tmp_path / "data" / "sample")
+    first = newsdesk("ask", QUESTION, cwd=tmp_path)
+    assert "First run: loaded 1 sample article" in first.stderr
+    assert "the United States has claimed" in first.stdout
+    assert "Middle East Monitor · 2022-07-13" in first.stdout
+    assert "https://www.middleeastmonitor.com/" in first.stdout
+    again = newsdesk("ask", "what is the capital of Peru?", cwd=tmp_path)
+    assert "First run" not in again.stderr
+    assert again.stdout.strip() == "No answer found in 1 article. Try other words, or fewer of them."
+
+
+def test_ask_json(tmp_path):
+    db = str(tmp_path / "n.db")
+    newsdesk("--db", db, "ingest", "-q", str(SAMPLE))
+    out = json.loads(newsdesk("--db", db, "ask", "--json", "-k", "2", QUESTION).stdout)
+    assert out["question"] == QUESTION
+    assert out["searched"] == {"articles": 1, "passages": 7}
+    assert out["quotes"][0]["publisher"] == "Middle East Monitor"
+    rank = json.loads(newsdesk("--db", db, "ask", "--json", "--engine", "rank-bm25",
+                               QUESTION).stdout)
+    assert rank["quotes"][0]["text"] == out["quotes"][0]["text"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [(["ask", ""], "Ask a question"), (["ask", "the of and"], "only common words"),
+     (["remove", "999"], "No article matches '999'"),
+     (["ingest", "nope.txt"], "no such file or folder"),
+     (["ask", "--engine", "lucene", "x"], "invalid choice")],
+)
+def test_mistakes_are_one_clear_line_not_a_traceback(tmp_path, args, message):
+    proc = newsdesk("--db", str(tmp_path / "n.db"), *args, check=False)
+    assert proc.returncode != 0
+    assert message in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
+
+
+def test_run_without_a_token_says_so(tmp_path):
+    proc = newsdesk("--db", str(tmp_path / "n.db"), "run", check=False,
+                    env={"DISCORD_TOKEN": ""})
+    assert proc.returncode == 1
+    assert "DISCORD_TOKEN is not set" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_stats_remove_export_reindex(tmp_path):
+    db = str(tmp_path / "n.db")
+    newsdesk("--db", db, "ingest", "-q", str(SAMPLE))
+    assert json.loads(newsdesk("--db", db, "stats", "--json").stdout)["articles"] == 1
+    exported = newsdesk("--db", db, "export").stdout
+    assert json.loads(exported)["title"].startswith("Iran to supply Russia")
+    assert "reindexed 7 passages" in newsdesk("--db", db, "reindex").stdout
+    url = json.loads(exported)["url"]
+    assert "removed article 1" in newsdesk("--db", db, "remove", url).stdout
+    assert "0 articles" in newsdesk("--db", db, "stats").stdout
+
+
+def test_ingest_a_web_page_and_follow_a_feed(tmp_path, web_server):
+    db = str(tmp_path / "n.db")
+    local = {"NEWSDESK_ALLOWED_NETWORKS": "127.0.0.0/8"}
+    out = newsdesk("--db", db, "ingest", web_server.url("/article.html"), env=local).stdout
+    assert out.startswith("added: ")
+    refused = newsdesk("--db", db, "ingest", web_server.url("/login.html"), env=local,
+                       check=False)
+    assert "no article text found" in refused.stdout
+    blocked = newsdesk("--db", db, "ingest", web_server.url("/article.html"), check=False)
+    assert "blocked address 127.0.0.1" in blocked.stdout
+
+    feed = web_server.url("/local-feed.xml")
+    assert "feed 1: Local news" in newsdesk("--db", db, "feeds", "add", feed, env=local).stdout
+    first = newsdesk("--db", db, "feeds", "poll", "--all", env=local).stdout
+    assert "0 added, 0 updated, 1 unchanged, 2 refused" in first  # the article was ingested above
+    pages_before = web_server.requests_to("/home.html")
+    second = newsdesk("--db", db, "feeds", "poll", "--all", env=local).stdout
+    assert "not modified" in second
+    assert web_server.requests_to("/home.html") == pages_before
+    assert "last polled" in newsdesk("--db", db, "feeds", "list").stdout
+    assert "removed feed 1" in newsdesk("--db", db, "feeds", "remove", feed).stdout
+
+
+def test_retrieval_never_imports_discord_or_the_bot():
+    for path in (ROOT / "retrieval").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert not name.startswith(("discord", "bot")), f"{path} imports {name}"
+
+
+def test_newsdesk_ask_does_not_load_discord(tmp_path):
+    code = (
+        "import sys; from bot.main import main; "
+        f"rc = main(['--db', {str(tmp_path / 'n.db')!r}, 'ask', 'drones']); "
+        "assert 'discord' not in sys.modules, 'discord was imported'; sys.exit(rc)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
