@@ -25,6 +25,9 @@ FIELD = 1024
 TOTAL = 6000
 EMBEDS = 10
 BLURPLE = 0x5865F2
+ATTRIBUTION = 200
+"""Characters of "publisher · author · date" shown under a quote: a byline can list thirty
+names, and the footers of all the quotes share the 6000 characters of a message's embeds."""
 
 _SENTENCE_END = re.compile(r"[.!?…][”\"’')\]]*\s")
 
@@ -58,7 +61,7 @@ def highlight(text: str, terms: list[str]) -> str:
 
 def attribution(q: Quote | Article) -> str:
     parts = [q.publisher, q.author, (q.published or "")[:10]]
-    return " · ".join(p for p in parts if p) or "unknown source"
+    return shorten(" · ".join(p for p in parts if p), ATTRIBUTION) or "unknown source"
 
 
 def link(url: str | None) -> str | None:
@@ -104,15 +107,17 @@ def answer_reply(answer: Answer, *, offset: int = 0) -> Reply:
             "Try other words, or fewer of them; `/stats` shows what I have."
         )
     terms = query_terms(answer.question)
-    count = len(answer.quotes[:EMBEDS])
-    room = (TOTAL - 200 * count) // count  # titles and footers take up to ~200 each
-    embeds = [quote_embed(q, offset + i + 1, terms, room)
-              for i, q in enumerate(answer.quotes[:EMBEDS])]
+    shown = answer.quotes[:EMBEDS]
     n = answer.searched_articles
-    embeds[-1].set_footer(
-        text=f"{embeds[-1].footer.text}\nSearched {n:,} article{'s' * (n != 1)} "
-        f"in {answer.took_ms:.0f} ms"
+    searched = f"Searched {n:,} article{'s' * (n != 1)} in {answer.took_ms:.0f} ms"
+    # Titles and footers take what they take; the quotes share the rest of the 6000.
+    overhead = len(searched) + 1 + sum(
+        len(shorten(f"{offset + i + 1}. {q.title}", TITLE)) + len(attribution(q))
+        for i, q in enumerate(shown)
     )
+    room = (TOTAL - overhead) // len(shown)
+    embeds = [quote_embed(q, offset + i + 1, terms, room) for i, q in enumerate(shown)]
+    embeds[-1].set_footer(text=f"{embeds[-1].footer.text}\n{searched}")
     links = [
         (shorten(q.publisher or f"Source {offset + i + 1}", 80), url)
         for i, q in enumerate(answer.quotes)

@@ -47,6 +47,9 @@ DATASETS = (*BEIR, SQUAD)
 SEED = 20240601
 """The seed of every sample: change it and the recorded baseline no longer applies."""
 
+CI_LIMITS: dict[str, int | None] = {"beir-scifact": None, "beir-nfcorpus": None, SQUAD: 500}
+"""The samples CI measures (None: every judged query), each a few seconds with tantivy."""
+
 DOC_DEPTH = 100
 """Documents ranked per query: Recall@100 needs a hundred."""
 PASSAGES_PER_DOC = 10
@@ -64,6 +67,16 @@ SQUAD_METRICS = (
 )
 """``answer@k``: a gold answer appears in the first k quotes; ``gold_quote@1``: the first quote
 is from the gold paragraph; ``no_answer``: the share of questions that got no quote at all."""
+LOWER_IS_BETTER = frozenset({"no_answer"})
+"""Every question of SQuAD has an answer in the corpus, so fewer refusals is better."""
+
+PUBLISHED = {
+    "beir-scifact": {"ndcg@10": 0.679, "recall@100": 0.925},
+    "beir-nfcorpus": {"ndcg@10": 0.322, "recall@100": 0.246},
+    "squad-v1.1": {"passage@1": 0.80, "answer@1": 0.72, "answer@3": 0.855},
+}
+"""What to compare with: Pyserini's flat BM25 for BEIR (shared/data/README.md); for SQuAD the
+project's own earlier baseline on a 2,000-question sample."""
 
 
 # -- data --------------------------------------------------------------------------------------

@@ -47,7 +47,9 @@ def test_first_ask_on_a_fresh_checkout_loads_the_sample(tmp_path):
     assert "https://www.middleeastmonitor.com/" in first.stdout
     again = newsdesk("ask", "what is the capital of Peru?", cwd=tmp_path)
     assert "First run" not in again.stderr
-    assert again.stdout.strip() == "No answer found in 1 article. Try other words, or fewer of them."
+    assert again.stdout.strip() == (
+        "No answer found in 1 article. Try other words, or fewer of them."
+    )
 
 
 def test_ask_json(tmp_path):
