@@ -19,6 +19,7 @@ from pathlib import Path
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from .errors import NewsdeskError
 from .models import Article, IngestResult, Stats
 
 log = logging.getLogger(__name__)
@@ -111,14 +112,18 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
         self.db = sqlite_utils.Database(conn)
-        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-            self.db.execute("PRAGMA journal_mode = WAL")
-        self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute("PRAGMA foreign_keys = ON")
-        if migrations.pending(self.db):
-            with self.write():
-                migrations.apply(self.db)
+        try:
+            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                self.db.execute("PRAGMA journal_mode = WAL")
+            self.db.execute("PRAGMA synchronous = NORMAL")
+            self.db.execute("PRAGMA foreign_keys = ON")
+            if migrations.pending(self.db):
+                with self.write():
+                    migrations.apply(self.db)
+        except sqlite3.DatabaseError as e:
+            conn.close()
+            raise NewsdeskError(f"{self.path} is not a usable newsdesk database ({e})") from e
 
     def close(self) -> None:
         self.db.close()
