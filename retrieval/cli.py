@@ -79,10 +79,11 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             for url in urls:
                 summary.add(ingest_url(desk, url, collection=args.collection or GLOBAL,
                                        by=args.by))
-    for r in summary.results[:MAX_REFUSALS_SHOWN] if summary.total <= 3 else []:
-        if r.status != IngestResult.REFUSED:
-            print(f"{r.status}: {r.title} ({plural(r.passages, 'passage')}, article "
-                  f"{r.article_id})")
+    if summary.total <= 3:  # a few sources: say what became of each
+        for r in summary.results:
+            if r.status != IngestResult.REFUSED:
+                print(f"{r.status}: {r.title} ({plural(r.passages, 'passage')}, article "
+                      f"{r.article_id})")
     print(describe(summary))
     nothing_read = summary.total and summary.count(IngestResult.REFUSED) == summary.total
     return 1 if nothing_read else 0
