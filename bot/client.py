@@ -34,10 +34,16 @@ async def apologise(interaction: discord.Interaction, error: BaseException) -> N
 
 async def reply_privately(interaction: discord.Interaction, text: str) -> None:
     try:
-        if interaction.response.is_done():
-            await interaction.followup.send(text, ephemeral=True)
-        else:
+        if not interaction.response.is_done():
             await interaction.response.send_message(text, ephemeral=True)
+            return
+        if interaction.response.type is discord.InteractionResponseType.deferred_channel_message:
+            # The first followup replaces a "thinking…" message and keeps its visibility, so
+            # an apology after a public deferral would be public: remove the message first.
+            original = await interaction.original_response()
+            if original.flags.loading and not original.flags.ephemeral:
+                await interaction.delete_original_response()
+        await interaction.followup.send(text, ephemeral=True)
     except discord.HTTPException:
         log.warning("could not tell the user about an error (interaction %s)", interaction.id)
 

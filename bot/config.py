@@ -7,15 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from retrieval.config import Settings as EngineSettings
+from retrieval.config import env_number
 from retrieval.errors import NewsdeskError
-
-
-def _number(name: str, default: float) -> float:
-    raw = os.environ.get(name, "").strip()
-    try:
-        return float(raw) if raw else default
-    except ValueError:
-        raise NewsdeskError(f"{name} must be a number, not {raw!r}") from None
 
 
 def _ids(name: str) -> frozenset[int]:
@@ -59,10 +52,10 @@ class BotSettings:
             quotes=engine.quotes,
             admin_role=os.environ.get("NEWSDESK_ADMIN_ROLE") or None,
             owner_ids=_ids("NEWSDESK_OWNER_IDS"),
-            rate_limit=int(_number("NEWSDESK_RATE_LIMIT", 5)),
-            rate_window=_number("NEWSDESK_RATE_WINDOW", 30.0),
-            max_upload=int(_number("NEWSDESK_MAX_UPLOAD", 8_000_000)),
-            feed_interval=_number("NEWSDESK_FEED_INTERVAL", 900.0),
+            rate_limit=env_number("NEWSDESK_RATE_LIMIT", 5),
+            rate_window=env_number("NEWSDESK_RATE_WINDOW", 30.0, float),
+            max_upload=env_number("NEWSDESK_MAX_UPLOAD", 8_000_000),
+            feed_interval=env_number("NEWSDESK_FEED_INTERVAL", 900.0, float),
             sync_on_start=os.environ.get("NEWSDESK_SYNC_ON_START", "1").lower()
             not in ("0", "false", "no"),
         )

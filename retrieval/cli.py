@@ -267,10 +267,10 @@ def main(argv: list[str] | None = None, parser: argparse.ArgumentParser | None =
         level=logging.INFO if args.verbose else logging.WARNING,
         format="newsdesk: %(message)s",
     )
-    args.settings = Settings.from_env()
-    if getattr(args, "k", 0) is None:
-        args.k = args.settings.quotes
     try:
+        args.settings = Settings.from_env()
+        if getattr(args, "k", 0) is None:
+            args.k = args.settings.quotes
         return args.handler(args)
     except NewsdeskError as e:
         print(f"newsdesk: {e}", file=sys.stderr)

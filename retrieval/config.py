@@ -6,16 +6,19 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from .errors import NewsdeskError
+
 DEFAULT_DB = Path("data/newsdesk.db")
 DEFAULT_SAMPLE = Path("data/sample")
 
 
-def _int(name: str, default: int) -> int:
+def env_number(name: str, default: float, kind: type = int) -> float:
+    """A number from the environment; a bad value is the user's mistake, said plainly."""
     raw = os.environ.get(name, "").strip()
     try:
-        return int(raw) if raw else default
+        return kind(raw) if raw else default
     except ValueError:
-        raise SystemExit(f"{name} must be a whole number, not {raw!r}") from None
+        raise NewsdeskError(f"{name} must be a number, not {raw!r}") from None
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,6 @@ class Settings:
         return cls(
             db=Path(os.environ.get("NEWSDESK_DB") or DEFAULT_DB),
             engine=os.environ.get("NEWSDESK_ENGINE") or "tantivy",
-            quotes=_int("NEWSDESK_QUOTES", 3),
+            quotes=env_number("NEWSDESK_QUOTES", 3),
             sample=Path(os.environ.get("NEWSDESK_SAMPLE") or DEFAULT_SAMPLE),
         )

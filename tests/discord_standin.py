@@ -1666,6 +1666,10 @@ class DiscordStandIn:
             return _Reply(200, self._messages[message_id])
         if call.method == "DELETE":
             del self._messages[message_id]
+            if message_id == state.original_id:
+                # Deleting the "thinking" message ends the deferral: the next followup is a
+                # new message, with its own ephemeral flag (discord-api-docs#2739).
+                state.loading = False
             return _Reply(204)
         if message_id == state.original_id and state.loading:
             state.loading = False

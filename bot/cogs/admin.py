@@ -13,7 +13,7 @@ from discord.ext import commands
 from retrieval import IngestResult, NewsdeskError
 from retrieval.files import read_data
 
-from ..formatting import safe, shorten
+from ..formatting import MESSAGE, safe, shorten
 from ..permissions import is_admin, writable
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,8 @@ def describe(results: list[IngestResult], limit: int = 10) -> str:
             lines.append(f"✅ {r.status}: {what} ({r.passages} passages, article {r.article_id})")
     if len(results) > limit:
         lines.append(f"… and {len(results) - limit} more")
-    return "\n".join(lines) or "Nothing to ingest."
+    # Escaping can double a title's length: whatever the titles, stay within one message.
+    return shorten("\n".join(lines), MESSAGE) or "Nothing to ingest."
 
 
 class Admin(commands.Cog):
@@ -89,14 +90,15 @@ class Admin(commands.Cog):
 
     @app_commands.command()
     @app_commands.default_permissions(manage_guild=True)
-    @app_commands.describe(article="The article to remove (start typing its title)")
+    @app_commands.describe(
+        article="The article to remove (start typing its title, or give its id or URL)")
     @admin_only()
-    async def forget(self, interaction: discord.Interaction, article: int) -> None:
+    async def forget(self, interaction: discord.Interaction, article: str) -> None:
         """Remove an article from this server's collection (admins only)."""
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:
             removed = await asyncio.to_thread(
-                self.bot.desk.remove, str(article),
+                self.bot.desk.remove, article,
                 collections=[writable(interaction.guild_id)])
         except NewsdeskError as e:
             await interaction.followup.send(str(e), ephemeral=True)
@@ -108,7 +110,8 @@ class Admin(commands.Cog):
     async def forget_titles(self, interaction: discord.Interaction, current: str):
         titles = await asyncio.to_thread(
             self.bot.desk.titles, current[:100], [writable(interaction.guild_id)], 25)
-        return [app_commands.Choice(name=t[:100] or f"article {i}", value=i) for i, t in titles]
+        return [app_commands.Choice(name=t[:100] or f"article {i}", value=str(i))
+                for i, t in titles]
 
     feeds = app_commands.Group(name="feeds", description="RSS/Atom feeds I follow (admins only)",
                                default_permissions=MANAGE)

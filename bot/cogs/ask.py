@@ -144,15 +144,21 @@ class Ask(commands.Cog):
 
     @app_commands.command()
     @app_commands.describe(id="The article (start typing its title)")
-    async def article(self, interaction: discord.Interaction, id: int) -> None:
+    async def article(self, interaction: discord.Interaction, id: str) -> None:
         """Show an article's source and its opening."""
-        await show_article(interaction, id)
+        # A string option: Discord's client lets only digits into an integer one, so nobody
+        # could type a title to autocomplete. The choices' values are the ids.
+        if not re.fullmatch(r"[0-9]{1,18}", id.strip()):
+            await interaction.response.send_message(
+                "Pick an article from the list: start typing its title.", ephemeral=True)
+            return
+        await show_article(interaction, int(id))
 
     @article.autocomplete("id")
     async def article_titles(self, interaction: discord.Interaction, current: str):
         titles = await asyncio.to_thread(
             self.bot.desk.titles, current[:100], readable(interaction.guild_id), 25)
-        return [app_commands.Choice(name=title[:100] or f"article {i}", value=i)
+        return [app_commands.Choice(name=title[:100] or f"article {i}", value=str(i))
                 for i, title in titles]
 
     @app_commands.command()
