@@ -91,6 +91,8 @@ class Desk:
         further quotes ("more quotes").
         """
         started = time.perf_counter()
+        if not 1 <= k <= 25:
+            raise QuestionError(f"Ask for between 1 and 25 quotes, not {k}.")
         question = " ".join(question.split())
         if not question:
             raise QuestionError("Ask a question: the message was empty.")
