@@ -12,6 +12,7 @@ from discord.ext import commands
 
 from retrieval import IngestResult, NewsdeskError
 from retrieval.files import read_data
+from retrieval.render import plural
 
 from ..formatting import MESSAGE, safe, shorten
 from ..permissions import is_admin, writable
@@ -42,7 +43,8 @@ def describe(results: list[IngestResult], limit: int = 10) -> str:
         elif r.status == IngestResult.UNCHANGED:
             lines.append(f"➖ unchanged (already have it): {what}")
         else:
-            lines.append(f"✅ {r.status}: {what} ({r.passages} passages, article {r.article_id})")
+            lines.append(f"✅ {r.status}: {what} ({plural(r.passages, 'passage')}, "
+                         f"article {r.article_id})")
     if len(results) > limit:
         lines.append(f"… and {len(results) - limit} more")
     # Escaping can double a title's length: whatever the titles, stay within one message.
@@ -132,9 +134,10 @@ class Admin(commands.Cog):
             await interaction.followup.send(f"Not added: {safe(str(e))}", ephemeral=True)
             return
         name = safe(shorten(row["title"] or row["url"], 200))
+        minutes = max(1, round(self.bot.settings.feed_interval / 60))
         await interaction.followup.send(
             f"Following feed {row['id']}: {name}. New articles arrive within "
-            f"{self.bot.settings.feed_interval / 60:.0f} minutes.", ephemeral=True)
+            f"{plural(minutes, 'minute')}.", ephemeral=True)
 
     @feeds.command(name="list")
     @admin_only()
