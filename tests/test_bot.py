@@ -789,6 +789,19 @@ def test_after_a_reconnect_the_session_resumes_and_questions_are_answered(newsro
     assert_alive(newsroom.bot)
 
 
+def test_a_rate_limited_followup_is_retried_and_sent_once(newsroom):
+    standin = newsroom.standin
+    standin.fail_next("POST", r"^/webhooks/", status=429, retry_after=0.3)
+    interaction = standin.send_interaction("ask", {"question": QUESTION}, guild_id=ELSEWHERE)
+    reply = reply_to(interaction)
+    assert "the United States has claimed" in plain(reply.embeds[0]["description"])
+    posts = [r for r in standin.requests
+             if r.method == "POST" and interaction.token in r.path and "/webhooks/" in r.path]
+    assert [r.status for r in posts] == [429, 200]
+    assert len([m for m in standin.messages_sent() if m.interaction_id == interaction.id]) == 1
+    assert_alive(newsroom.bot)
+
+
 # -- 13. bad token ----------
 
 
