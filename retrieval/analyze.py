@@ -29,7 +29,8 @@ STOP_WORDS = frozenset(
     """.split()
 )
 
-_WORD = re.compile(r"[^\W_]+")
+WORD = re.compile(r"[^\W_]+")
+"""A word as the tokenizer sees it: a run of letters and digits."""
 
 
 def _builder(stop_words: bool) -> tantivy.TextAnalyzer:
@@ -72,7 +73,7 @@ def stem(word: str) -> str:
 
 def words(text: str) -> Iterator[tuple[int, int, str]]:
     """Word spans (start, end, term) in a text, for highlighting and quote selection."""
-    for m in _WORD.finditer(text):
+    for m in WORD.finditer(text):
         term = stem(m.group())
         if term:
             yield m.start(), m.end(), term

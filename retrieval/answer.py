@@ -138,6 +138,36 @@ def _match(term_of_word: str, terms: set[str]) -> tuple[str | None, float]:
     return None, 0.0
 
 
+class _Matcher:
+    """Which question term each word of a text matches: the hot loop of ``ask``.
+
+    A regular expression first finds the words that could match (those that begin like a
+    term's stem, less its last letter, as in supply/suppli), in C; only those are stemmed.
+    """
+
+    def __init__(self, terms: set[str]) -> None:
+        self.terms = terms
+        self.memo: dict[str, tuple[str | None, float]] = {}
+        prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms}, key=len, reverse=True)
+        self.candidates = re.compile(
+            r"(?<![^\W_])(?:" + "|".join(map(re.escape, prefixes)) + r")[^\W_]*",
+            re.IGNORECASE,
+        )
+
+    def matches(self, text: str) -> list[tuple[int, int, str, float]]:
+        """(start, end, term, strength) of every matching word in ``text``."""
+        out = []
+        memo = self.memo
+        for m in self.candidates.finditer(text):
+            word = m.group()
+            hit = memo.get(word)
+            if hit is None:
+                hit = memo[word] = _match(stem(word), self.terms)
+            if hit[0]:
+                out.append((m.start(), m.end(), hit[0], hit[1]))
+        return out
+
+
 def score_sentences(
     question: str, terms: list[str], idf: dict[str, float], rows: Iterable[tuple[dict, float]]
 ) -> list[Candidate]:
@@ -153,40 +183,48 @@ def score_sentences(
     best_passage = max(score for _, score in rows) or 1.0
     kind = question_type(question)
     term_set = set(terms)
+    matcher = _Matcher(term_set)
     wanted_names = names(question) & term_set
     seen: set[tuple[int, int]] = set()
     out: list[Candidate] = []
     for row, passage_score in rows:
         text = row["text"]
-        in_title = {t for _, _, w in words(row["title"] or "") if (t := _match(w, term_set)[0])}
-        title_names = names(" " + (row["title"] or ""))
+        hits = matcher.matches(text)
+        if not hits:
+            continue
+        title = row["title"] or ""
+        title_hits = matcher.matches(title)
+        in_title = {t for _, _, t, _ in title_hits}
+        title_names = {t for ws, _, t, _ in title_hits if title[ws].isupper()}
         for s, e in sentences(text):
-            start, end = row["start"] + s, row["start"] + e
+            start = row["start"] + s
             if (row["article_id"], start) in seen:
                 continue
             seen.add((row["article_id"], start))
             weight: dict[str, float] = {}
             surface: dict[str, None] = {}
-            for ws, we, w in words(text[s:e]):
-                t, strength = _match(w, term_set)
-                if t:
+            named: set[str] = set()  # terms written with a capital, past the first word
+            for ws, we, t, strength in hits:
+                if s <= ws and we <= e:
                     weight[t] = max(weight.get(t, 0.0), strength)
-                    surface[text[s + ws : s + we]] = None
+                    surface[text[ws:we]] = None
+                    if ws > s and text[ws].isupper():
+                        named.add(t)
             if not weight:
                 continue
             for t in in_title:
                 weight[t] = max(weight.get(t, 0.0), TITLE_MATCH)
             coverage = sum(idf.get(t, 0.0) * v for t, v in weight.items()) / total
+            sentence = text[s:e]
             score = (
                 coverage
-                + TYPE_BONUS * fit(kind, text[s:e])
+                + TYPE_BONUS * fit(kind, sentence)
                 + PASSAGE_WEIGHT * passage_score / best_passage
             )
-            if wanted_names and not wanted_names & (names(" " + text[s:e]) | title_names):
+            if wanted_names and not wanted_names & (named | title_names):
                 score *= NAMELESS
-            out.append(
-                Candidate(row["article_id"], start, end, score, coverage, tuple(surface), row)
-            )
+            out.append(Candidate(row["article_id"], start, row["start"] + e, score, coverage,
+                                 tuple(surface), row))
     out.sort(key=lambda c: (-c.score, c.article_id, c.start))
     return out
 
