@@ -162,6 +162,11 @@ class Desk:
             if on_result:
                 on_result(result)
 
+        with self.index.session():
+            self._ingest(items, collection, by, report)
+        return summary
+
+    def _ingest(self, items, collection, by, report) -> None:
         batch: list[tuple[Article, list[tuple[int, int]]]] = []
         size = 0
         for item in items:
@@ -181,7 +186,6 @@ class Desk:
                 batch, size = [], 0
         if batch:
             self._write(batch, by, report)
-        return summary
 
     def _write(self, batch, by, report) -> None:
         store = self.store

@@ -14,7 +14,7 @@ import logging
 import shutil
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 WRITER_HEAP = 128_000_000
 LOCK_WAIT_S = 60.0
+WRITER_THREADS = 1
 BATCH = 2000
 
 
@@ -54,7 +55,8 @@ class TantivyIndex:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.schema = _schema()
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
+        self._held: tantivy.IndexWriter | None = None
         self.index = self._open()
 
     def _open(self) -> tantivy.Index:
@@ -101,32 +103,51 @@ class TantivyIndex:
 
     # -- writing -------------------------------------------------------------------------------
 
+    def _acquire(self, wait: float) -> tantivy.IndexWriter:
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                return self.index.writer(heap_size=WRITER_HEAP, num_threads=WRITER_THREADS)
+            except ValueError as e:
+                if "LockBusy" not in str(e):
+                    raise
+                if time.monotonic() > deadline:
+                    raise IndexBusyError(
+                        "The search index is busy with another ingest; what you added is "
+                        "saved and becomes searchable when that ingest finishes."
+                    ) from e
+                time.sleep(0.05)
+
     @contextmanager
-    def _writer(self, wait: float = LOCK_WAIT_S):
+    def session(self, wait: float = LOCK_WAIT_S) -> Iterator[None]:
+        """Keep one writer for a bulk ingest (each batch still commits), instead of opening
+        and closing one per batch; other processes wait, or leave their outbox rows to us."""
+        with self._write_lock:
+            if self._held is not None:  # already in a session on this thread
+                yield
+                return
+            self._held = self._acquire(wait)
+            try:
+                yield
+            finally:
+                writer, self._held = self._held, None
+                writer.wait_merging_threads()  # drops the writer and its lock
+
+    @contextmanager
+    def _writer(self, wait: float = LOCK_WAIT_S) -> Iterator[tantivy.IndexWriter]:
         """The index's single writer, released on exit (not when garbage collected): another
         process may be waiting for it, so its lock must go as soon as the work is done."""
         with self._write_lock:
-            deadline = time.monotonic() + wait
-            while True:
-                try:
-                    writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
-                    break
-                except ValueError as e:
-                    if "LockBusy" not in str(e):
-                        raise
-                    if time.monotonic() > deadline:
-                        raise IndexBusyError(
-                            "The search index is busy with another ingest; what you added is "
-                            "saved and becomes searchable when that ingest finishes."
-                        ) from e
-                    time.sleep(0.05)
+            held = self._held is not None
+            writer = self._held if held else self._acquire(wait)
             try:
                 yield writer
             except BaseException:
                 writer.rollback()
                 raise
             finally:
-                writer.wait_merging_threads()  # drops the writer and its lock
+                if not held:
+                    writer.wait_merging_threads()  # drops the writer and its lock
 
     def _add(self, writer: tantivy.IndexWriter, rows: Iterable[tuple]) -> int:
         n = 0

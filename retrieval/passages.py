@@ -22,10 +22,11 @@ ABBREVIATIONS = frozenset(
 )
 
 _BOUNDARY = re.compile(r"(?P<punct>[.!?…]+[”\"’'»)\]]*)(?P<space>\s+)|(?P<newline>\n)")
-_LAST_WORD = re.compile(r"([^\s“\"‘'(\[«]+)$")
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
-_WRAPPED_LINE = re.compile(r"[^\s.!?:;”\"’')\]]\n[ \t]*[a-z]")
+_SPACE = re.compile(r"\s*")
+_WRAPPED_LINE = re.compile(r"\n(?<=[^\s.!?:;”\"’')\]]\n)[ \t]*[a-z]")
+_OPENERS = "“\"‘'([«"
 
 
 def _hard_wrapped(text: str) -> bool:
@@ -35,11 +36,10 @@ def _hard_wrapped(text: str) -> bool:
 
 
 def _is_abbreviation(text: str, dot: int) -> bool:
-    m = _LAST_WORD.search(text, max(0, dot - 24), dot)
-    if not m:
-        return False
-    word = m.group(1)
-    return word.lower() in ABBREVIATIONS or bool(_INITIALS.match(word))
+    """Is the word before this full stop an abbreviation or an initial (Mr., U.S., J.)?"""
+    words = text[max(0, dot - 24) : dot].rsplit(None, 1)
+    word = words[-1].lstrip(_OPENERS) if words else ""
+    return bool(word) and (word.lower() in ABBREVIATIONS or bool(_INITIALS.match(word)))
 
 
 def _starts_sentence(ch: str) -> bool:
@@ -82,20 +82,22 @@ def sentences(text: str) -> list[tuple[int, int]]:
     headlines = not _hard_wrapped(text)
 
     def close(end: int) -> None:
-        s, e = start, end
-        while s < e and text[s].isspace():
-            s += 1
-        while e > s and text[e - 1].isspace():
-            e -= 1
-        if s < e:
-            spans.extend(_cut_long(text, s, e))
+        piece = text[start:end]
+        stripped = piece.strip()
+        if stripped:
+            s = start + len(piece) - len(piece.lstrip())
+            e = s + len(stripped)
+            if e - s > MAX_SENTENCE:
+                spans.extend(_cut_long(text, s, e))
+            else:
+                spans.append((s, e))
 
     for m in _BOUNDARY.finditer(text):
         if m.group("newline") is not None:
             pos = m.start()
-            blank = _BLANK_LINE.match(text, pos)
-            sentence_start = start + (len(text[start:pos]) - len(text[start:pos].lstrip()))
-            if blank or (headlines and _line_stands_alone(text, sentence_start, pos)):
+            if _BLANK_LINE.match(text, pos) or (
+                headlines and _line_stands_alone(text, _SPACE.match(text, start).end(), pos)
+            ):
                 close(pos)
                 start = pos + 1
             continue
