@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import IO
@@ -41,6 +42,7 @@ class Desk:
         self._stores: list[Store] = []
         self._stores_lock = threading.Lock()
         self.index = TantivyIndex(self.db_path.with_suffix(".index"))
+        self._indexer = ThreadPoolExecutor(1, thread_name_prefix="newsdesk-index")
         self.index.check(self.store)
         self.engine: Engine = self.index
         if engine == "rank-bm25":
@@ -60,6 +62,7 @@ class Desk:
         return store
 
     def close(self) -> None:
+        self._indexer.shutdown(wait=True)
         with self._stores_lock:
             for s in self._stores:
                 try:
@@ -167,6 +170,9 @@ class Desk:
         return summary
 
     def _ingest(self, items, collection, by, report) -> None:
+        # The index catches up with batch N in a worker thread (tantivy releases the GIL)
+        # while this thread reads and splits batch N+1.
+        indexing: Future | None = None
         batch: list[tuple[Article, list[tuple[int, int]]]] = []
         size = 0
         for item in items:
@@ -182,18 +188,23 @@ class Desk:
             batch.append((article, spans))
             size += len(spans)
             if size >= BATCH_PASSAGES:
-                self._write(batch, by, report)
+                indexing = self._write(batch, by, report, indexing)
                 batch, size = [], 0
         if batch:
-            self._write(batch, by, report)
+            indexing = self._write(batch, by, report, indexing)
+        if indexing:
+            indexing.result()
 
-    def _write(self, batch, by, report) -> None:
+    def _write(self, batch, by, report, indexing: Future | None) -> Future:
+        """Store one batch (one transaction), then have the index catch up with it."""
         store = self.store
         with store.write():
             results = [store.save(a, spans, by=by) for a, spans in batch]
-        self.index.sync(store)
         for r in results:
             report(r)
+        if indexing:
+            indexing.result()  # one sync at a time; its errors surface here
+        return self._indexer.submit(lambda: self.index.sync(self.store))
 
     def remove(self, ref: str, *, collections: list[str] | None = None) -> list[Article]:
         """Delete the articles with this id, URL or key; returns what was removed."""

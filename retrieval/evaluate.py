@@ -280,9 +280,7 @@ def beir_figures(
     results = {q: docs for q, docs in run.items() if docs}
     if not results:
         return dict.fromkeys(BEIR_METRICS, 0.0)
-    figures = evaluate(
-        Qrels(judged), Run(results), list(BEIR_METRICS), make_comparable=True
-    )
+    figures = evaluate(Qrels(judged), Run(results), list(BEIR_METRICS), make_comparable=True)
     return {m: float(figures[m]) for m in BEIR_METRICS}
 
 
@@ -291,9 +289,7 @@ def squad_figures(
 ) -> dict[str, float]:
     """The shares of questions for each of ``SQUAD_METRICS``."""
     passages = article_of(desk)
-    gold_articles: dict[str, int] = {
-        f"id:{k}": a for a, ks in keys.items() for k in ks
-    }
+    gold_articles = {f"id:{k}": a for a, ks in keys.items() for k in ks}
     counts = dict.fromkeys(SQUAD_METRICS, 0)
     for q in _progress(questions, len(questions), f"{desk.engine.name} questions"):
         gold = gold_articles[q.paragraph]

@@ -57,6 +57,7 @@ class TantivyIndex:
         self.schema = _schema()
         self._write_lock = threading.RLock()
         self._held: tantivy.IndexWriter | None = None
+        self._sessions = 0
         self.index = self._open()
 
     def _open(self) -> tantivy.Index:
@@ -118,36 +119,51 @@ class TantivyIndex:
                     ) from e
                 time.sleep(0.05)
 
+    def _lock(self, wait: float) -> None:
+        if not self._write_lock.acquire(timeout=wait):
+            raise IndexBusyError(
+                "The search index is busy with another ingest; what you added is saved and "
+                "becomes searchable when that ingest finishes."
+            )
+
     @contextmanager
     def session(self, wait: float = LOCK_WAIT_S) -> Iterator[None]:
-        """Keep one writer for a bulk ingest (each batch still commits), instead of opening
-        and closing one per batch; other processes wait, or leave their outbox rows to us."""
-        with self._write_lock:
-            if self._held is not None:  # already in a session on this thread
-                yield
-                return
-            self._held = self._acquire(wait)
-            try:
-                yield
-            finally:
-                writer, self._held = self._held, None
-                writer.wait_merging_threads()  # drops the writer and its lock
+        """Keep one writer through a bulk ingest (each batch still commits) instead of opening
+        one per batch. Other processes wait for it, or leave their outbox rows to us."""
+        self._lock(wait)
+        try:
+            if self._held is None:
+                self._held = self._acquire(wait)
+            self._sessions += 1
+        finally:
+            self._write_lock.release()
+        try:
+            yield
+        finally:
+            with self._write_lock:
+                self._sessions -= 1
+                if self._sessions == 0 and self._held is not None:
+                    writer, self._held = self._held, None
+                    writer.wait_merging_threads()  # drops the writer and its lock
 
     @contextmanager
     def _writer(self, wait: float = LOCK_WAIT_S) -> Iterator[tantivy.IndexWriter]:
         """The index's single writer, released on exit (not when garbage collected): another
         process may be waiting for it, so its lock must go as soon as the work is done."""
-        with self._write_lock:
-            held = self._held is not None
-            writer = self._held if held else self._acquire(wait)
+        self._lock(wait)
+        try:
+            held = self._held
+            writer = held or self._acquire(wait)
             try:
                 yield writer
             except BaseException:
                 writer.rollback()
                 raise
             finally:
-                if not held:
+                if held is None:
                     writer.wait_merging_threads()  # drops the writer and its lock
+        finally:
+            self._write_lock.release()
 
     def _add(self, writer: tantivy.IndexWriter, rows: Iterable[tuple]) -> int:
         n = 0
