@@ -136,9 +136,9 @@ class Desk:
 
     def _catch_up(self) -> None:
         """See what other processes (or a crash) left: replay the outbox, reload the index."""
-        if self.store.outbox(1):
+        if not self.index.ingesting and self.store.outbox(1):
             try:
-                self.index.sync(self.store, wait=0.5)
+                self.index.sync(self.store, wait=0.0)
             except IndexBusyError:
                 pass  # another process holds the writer and is catching the index up
         self.index.refresh()

@@ -119,6 +119,11 @@ class TantivyIndex:
                     ) from e
                 time.sleep(0.05)
 
+    @property
+    def ingesting(self) -> bool:
+        """A bulk ingest in this process holds the writer and will catch the index up."""
+        return self._sessions > 0
+
     def _lock(self, wait: float) -> None:
         if not self._write_lock.acquire(timeout=wait):
             raise IndexBusyError(
