@@ -58,6 +58,7 @@ class TantivyIndex:
         self._write_lock = threading.RLock()
         self._held: tantivy.IndexWriter | None = None
         self._sessions = 0
+        self._stamp: tuple[int, int, int] | None = None
         self.index = self._open()
 
     def _open(self) -> tantivy.Index:
@@ -100,7 +101,16 @@ class TantivyIndex:
         return self.index.searcher().num_docs
 
     def refresh(self) -> None:
-        self.index.reload()
+        """See what other writers committed. tantivy rewrites meta.json on every commit, so
+        an unchanged file means there is nothing to reload."""
+        try:
+            st = (self.path / "meta.json").stat()
+            stamp = (st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            stamp = None
+        if stamp is None or stamp != self._stamp:
+            self.index.reload()
+            self._stamp = stamp
 
     # -- writing -------------------------------------------------------------------------------
 

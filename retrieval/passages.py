@@ -21,7 +21,10 @@ ABBREVIATIONS = frozenset(
     """.split()
 )
 
-_BOUNDARY = re.compile(r"(?P<punct>[.!?…]+[”\"’'»)\]]*)(?P<space>\s+)|(?P<newline>\n)")
+_BOUNDARY = re.compile(
+    # The lookahead lets the scanner skip straight to characters that can end a sentence.
+    r"(?=[.!?…\n])(?:(?P<punct>[.!?…]+[”\"’'»)\]]*)(?P<space>\s+)|(?P<newline>\n))"
+)
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SPACE = re.compile(r"\s*")
