@@ -25,12 +25,12 @@ SMOOTHING = 1.0
 """Added to every term's IDF, so that on a small corpus (where IDF is near zero for most terms)
 coverage still means 'how much of the question', not noise."""
 
-TYPE_BONUS = 0.35
+TYPE_BONUS = 0.2
 TITLE_MATCH = 0.5
 """A question term found in the article's title but not in the sentence counts this much."""
 NAMELESS = 0.6
 """Score factor for a sentence whose article mentions none of the names in the question."""
-PASSAGE_WEIGHT = 0.15
+PASSAGE_WEIGHT = 0.3
 SOFT_MATCH = 0.8
 
 _MONTHS = (
@@ -74,7 +74,7 @@ def question_type(question: str) -> str | None:
         return "who"
     if re.match(r"(?:where|what (?:country|city|place))\b", q):
         return "where"
-    if re.match(r"(?:which|what) \w+s\b", q):
+    if re.match(r"(?:which|what) (?!(?:is|was|has|does)\b)\w+s\b", q):
         return "names"
     return None
 

@@ -118,7 +118,7 @@ def sentences(text: str) -> list[tuple[int, int]]:
 
 
 def passages(
-    text: str, *, size: int = 3, overlap: int = 1, max_chars: int = 800
+    text: str, *, size: int = 6, overlap: int = 2, max_chars: int = 1600
 ) -> list[tuple[int, int]]:
     """Overlapping windows of whole sentences: up to ``size`` sentences or ``max_chars``."""
     spans = sentences(text)

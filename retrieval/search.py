@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 K1, B = 1.2, 0.75
-TITLE_BOOST = 0.5
+TITLE_BOOST = 0.35
 """A passage is also found by its article's title, at this weight relative to its own text."""
 
 ENGINES = ("tantivy", "rank-bm25")

@@ -17,6 +17,15 @@ SAMPLE = ROOT / "data" / "sample"
 SHARED = Path(os.environ.get("NEWSDESK_SHARED", ROOT.parent / "shared"))
 
 
+def sample_passages() -> int:
+    """How many passages the shipped sample article splits into."""
+    from retrieval.files import read_paths
+    from retrieval.passages import passages
+
+    (article,) = read_paths([SAMPLE])
+    return len(passages(article.text))
+
+
 def shared(*parts: str) -> Path:
     """A file of the shared evaluation data; its absence is an error, not a skip."""
     path = SHARED.joinpath(*parts)

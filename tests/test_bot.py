@@ -32,6 +32,7 @@ import pytest
 from bot.formatting import HELP
 from retrieval import Article, Desk
 from retrieval.files import read_paths
+from tests.conftest import sample_passages
 from tests.discord_standin import (
     APPLICATION_ID,
     EDITOR,
@@ -879,7 +880,7 @@ def test_stats_and_help_are_private(newsroom):
     assert (callback.json["type"], callback.json["data"]["flags"]) == (4, EPHEMERAL)
     fields = {f["name"]: f["value"] for f in reply_to(stats).embeds[0]["fields"]}
     assert (fields["Articles"], fields["Passages"], fields["Collections"]) == (
-        "1", "7", "global (1)")
+        "1", str(sample_passages()), "global (1)")
 
     newsroom_stats = reply_to(standin.send_interaction("stats", guild_id=GUILD_ID))
     collections = {f["name"]: f["value"] for f in newsroom_stats.embeds[0]["fields"]}
