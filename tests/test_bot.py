@@ -949,3 +949,28 @@ def test_the_shared_bot_never_logged_its_token_and_every_message_was_sendable(ne
         assert_sendable(message)
     assert TOKEN not in newsroom.bot.log()
     assert_alive(newsroom.bot)
+
+
+# -- malformed payloads (what Discord should never send, but a bot must survive) ----------
+
+
+def test_odd_payloads_get_a_short_private_message_and_the_bot_lives_on(newsroom):
+    standin = newsroom.standin
+    # A command the bot does not have (say, removed since the client cached it).
+    unknown = standin.send_interaction("weather", {"city": "Leeds"}, guild_id=ELSEWHERE)
+    # A required option missing.
+    missing = standin.send_interaction("ask", {}, guild_id=ELSEWHERE)
+    # An option far over the declared 300 characters.
+    too_long = standin.send_interaction("ask", {"question": "drones " * 1000},
+                                        guild_id=ELSEWHERE)
+    for interaction in (missing, too_long):
+        reply = interaction.wait_for_reply(timeout=10)
+        assert_sendable(reply)
+        assert reply.ephemeral or interaction is too_long
+        assert len(reply.text) < 300
+    assert "Something went wrong (ref " in missing.wait_for_reply().text
+    assert "too long" in too_long.wait_for_reply().text
+    assert not unknown.replies() or all(len(m.text) < 300 for m in unknown.replies())
+    # Still answering afterwards.
+    assert "the United States has claimed" in quoted(ask(standin, QUESTION, guild_id=ELSEWHERE))
+    assert_alive(newsroom.bot, tracebacks=True)
