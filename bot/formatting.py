@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import discord
 from discord.utils import escape_markdown
 
+from retrieval import render
 from retrieval.analyze import query_terms
-from retrieval.answer import match_spans
 from retrieval.models import Answer, Article, Quote, Stats
 
 MESSAGE = 2000
@@ -51,12 +51,7 @@ def safe(text: str) -> str:
 
 def highlight(text: str, terms: list[str]) -> str:
     """Escaped text with the words that match the question in bold."""
-    out, last = [], 0
-    for s, e in match_spans(text, terms):
-        out += [safe(text[last:s]), "**", safe(text[s:e]), "**"]
-        last = e
-    out.append(safe(text[last:]))
-    return "".join(out)
+    return render.highlight(text, terms, "**", "**", escape=safe)
 
 
 def attribution(q: Quote | Article) -> str:

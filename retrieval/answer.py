@@ -127,6 +127,10 @@ class Candidate:
     matched: tuple[str, ...]
     row: dict
 
+    @property
+    def text(self) -> str:
+        return self.row["text"][self.start - self.row["start"] : self.end - self.row["start"]]
+
 
 def _match(term_of_word: str, terms: set[str]) -> tuple[str | None, float]:
     if term_of_word in terms:
@@ -239,19 +243,18 @@ def choose(
     for c in candidates:
         if c.coverage < min_coverage or taken.get(c.article_id, 0) >= per_article:
             continue
-        text = c.row["text"][c.start - c.row["start"] : c.end - c.row["start"]]
-        if text in texts:  # the same sentence in a syndicated copy of the story
+        if c.text in texts:  # the same sentence in a syndicated copy of the story
             continue
-        texts.add(text)
+        texts.add(c.text)
         taken[c.article_id] = taken.get(c.article_id, 0) + 1
         out.append(c)
     return out
 
 
-def to_quote(c: Candidate, article_text_span: str) -> Quote:
+def to_quote(c: Candidate) -> Quote:
     r = c.row
     return Quote(
-        text=article_text_span,
+        text=c.text,
         title=r["title"],
         publisher=r["publisher"],
         author=r["author"],

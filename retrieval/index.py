@@ -34,7 +34,13 @@ BATCH = 2000
 
 
 class IndexBusyError(NewsdeskError):
-    """Another process has held the index writer for too long."""
+    """Another ingest has held the index writer for too long."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The search index is busy with another ingest; what you added is saved and "
+            "becomes searchable when that ingest finishes."
+        )
 
 
 def _schema() -> tantivy.Schema:
@@ -123,10 +129,7 @@ class TantivyIndex:
                 if "LockBusy" not in str(e):
                     raise
                 if time.monotonic() > deadline:
-                    raise IndexBusyError(
-                        "The search index is busy with another ingest; what you added is "
-                        "saved and becomes searchable when that ingest finishes."
-                    ) from e
+                    raise IndexBusyError() from e
                 time.sleep(0.05)
 
     @property
@@ -136,10 +139,7 @@ class TantivyIndex:
 
     def _lock(self, wait: float) -> None:
         if not self._write_lock.acquire(timeout=wait):
-            raise IndexBusyError(
-                "The search index is busy with another ingest; what you added is saved and "
-                "becomes searchable when that ingest finishes."
-            )
+            raise IndexBusyError()
 
     @contextmanager
     def session(self, wait: float = LOCK_WAIT_S) -> Iterator[None]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 
 from .analyze import query_terms
 from .answer import match_spans
@@ -15,12 +16,16 @@ def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
-def highlight(text: str, terms: list[str], before: str, after: str) -> str:
+def highlight(
+    text: str, terms: list[str], before: str, after: str, escape: Callable[[str], str] = str
+) -> str:
+    """The text with the words that match the question between ``before`` and ``after``;
+    ``escape`` is applied to the text itself (Discord needs its Markdown escaped)."""
     out, last = [], 0
     for s, e in match_spans(text, terms):
-        out += [text[last:s], before, text[s:e], after]
+        out += [escape(text[last:s]), before, escape(text[s:e]), after]
         last = e
-    out.append(text[last:])
+    out.append(escape(text[last:]))
     return "".join(out)
 
 
