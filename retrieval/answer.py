@@ -18,7 +18,7 @@ from .analyze import stem, words
 from .models import Quote
 from .passages import sentences
 
-MIN_COVERAGE = 0.4
+MIN_COVERAGE = 0.3
 """Share of the question's weight a sentence must cover to be quoted."""
 
 SMOOTHING = 1.0
@@ -26,12 +26,13 @@ SMOOTHING = 1.0
 coverage still means 'how much of the question', not noise."""
 
 TYPE_BONUS = 0.2
-TITLE_MATCH = 0.5
+TITLE_MATCH = 0.7
 """A question term found in the article's title but not in the sentence counts this much."""
-NAMELESS = 0.6
-"""Score factor for a sentence whose article mentions none of the names in the question."""
 PASSAGE_WEIGHT = 0.3
 SOFT_MATCH = 0.8
+CARRY = 0.5
+"""A question term in the sentence before counts this much: answers often name their subject
+only as "he" or "the company", having named it one sentence earlier."""
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -186,9 +187,7 @@ def score_sentences(
     total = sum(idf.get(t, 0.0) for t in terms) or 1.0
     best_passage = max(score for _, score in rows) or 1.0
     kind = question_type(question)
-    term_set = set(terms)
-    matcher = _Matcher(term_set)
-    wanted_names = names(question) & term_set
+    matcher = _Matcher(set(terms))
     seen: set[tuple[int, int]] = set()
     out: list[Candidate] = []
     for row, passage_score in rows:
@@ -196,37 +195,31 @@ def score_sentences(
         hits = matcher.matches(text)
         if not hits:
             continue
-        title = row["title"] or ""
-        title_hits = matcher.matches(title)
-        in_title = {t for _, _, t, _ in title_hits}
-        title_names = {t for ws, _, t, _ in title_hits if title[ws].isupper()}
+        in_title = {t for _, _, t, _ in matcher.matches(row["title"] or "")}
+        previous: dict[str, float] = {}
         for s, e in sentences(text):
-            start = row["start"] + s
-            if (row["article_id"], start) in seen:
-                continue
-            seen.add((row["article_id"], start))
             weight: dict[str, float] = {}
             surface: dict[str, None] = {}
-            named: set[str] = set()  # terms written with a capital, past the first word
             for ws, we, t, strength in hits:
                 if s <= ws and we <= e:
                     weight[t] = max(weight.get(t, 0.0), strength)
                     surface[text[ws:we]] = None
-                    if ws > s and text[ws].isupper():
-                        named.add(t)
-            if not weight:
-                continue
+            own, context = weight, dict(weight)
+            for t, v in previous.items():  # "He said ...": the subject is in the sentence before
+                context[t] = max(context.get(t, 0.0), CARRY * v)
             for t in in_title:
-                weight[t] = max(weight.get(t, 0.0), TITLE_MATCH)
-            coverage = sum(idf.get(t, 0.0) * v for t, v in weight.items()) / total
-            sentence = text[s:e]
+                context[t] = max(context.get(t, 0.0), TITLE_MATCH)
+            previous = own
+            start = row["start"] + s
+            if not own or (row["article_id"], start) in seen:
+                continue
+            seen.add((row["article_id"], start))
+            coverage = sum(idf.get(t, 0.0) * v for t, v in context.items()) / total
             score = (
                 coverage
-                + TYPE_BONUS * fit(kind, sentence)
+                + TYPE_BONUS * fit(kind, text[s:e])
                 + PASSAGE_WEIGHT * passage_score / best_passage
             )
-            if wanted_names and not wanted_names & (named | title_names):
-                score *= NAMELESS
             out.append(Candidate(row["article_id"], start, row["start"] + e, score, coverage,
                                  tuple(surface), row))
     out.sort(key=lambda c: (-c.score, c.article_id, c.start))
