@@ -41,6 +41,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     size.add_argument("--ci", action="store_true",
                       help="the sample sizes CI measures (retrieval.evaluate.CI_LIMITS)")
     p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--per-article", type=int, default=1, metavar="N",
+                   help="SQuAD: at most N of the 3 quotes from one paragraph (default 1, as "
+                   "newsdesk ask)")
     p.add_argument("--json", action="store_true", help="JSON on stdout, the table on stderr")
     p.add_argument("--record", action="store_true", help="write the figures to the baseline")
     p.add_argument("--data-dir", type=Path, default=SHARED / "data")
@@ -51,6 +54,10 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--limit must be at least 1")
     if args.record and not args.ci:
         p.error("--record needs --ci: the tests compare against the CI samples")
+    if args.per_article < 1:
+        p.error("--per-article must be at least 1")
+    if args.record and args.per_article != 1:
+        p.error("--record measures the defaults: leave out --per-article")
     return args
 
 
@@ -79,7 +86,9 @@ def table(figures: list[Figures], out: TextIO) -> None:
         r = rows[0]
         print(f"\n{dataset}: {r.articles:,} articles, {r.passages:,} passages, "
               f"{'all' if r.limit is None else 'sample of'} {r.queries:,} queries"
-              f"{'' if r.limit is None else f' (seed {r.seed})'}", file=out)
+              f"{'' if r.limit is None else f' (seed {r.seed})'}"
+              f"{f', up to {r.per_article} quotes per article' if r.per_article > 1 else ''}",
+              file=out)
         for i, row in enumerate(lines):
             print("  ".join(c.ljust(w) if j == 0 else c.rjust(w)
                             for j, (c, w) in enumerate(zip(row, widths, strict=True))), file=out)
@@ -130,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         for dataset in args.datasets:
             limit = CI_LIMITS[dataset] if args.ci else args.limit
             figures += evaluate(
-                dataset, data_dir=args.data_dir, engines=engines, limit=limit, seed=args.seed
+                dataset, data_dir=args.data_dir, engines=engines, limit=limit, seed=args.seed,
+                per_article=args.per_article,
             )
     except FileNotFoundError as e:
         print(f"eval: {e}", file=sys.stderr)

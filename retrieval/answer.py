@@ -18,7 +18,7 @@ from .analyze import stem, words
 from .models import Quote
 from .passages import sentences
 
-MIN_COVERAGE = 0.3
+MIN_COVERAGE = 0.4
 """Share of the question's weight a sentence must cover to be quoted."""
 
 SMOOTHING = 1.0

@@ -48,7 +48,10 @@ def open_desk(args: argparse.Namespace, *, engine: str | None = None) -> Desk:
 
 def cmd_ask(args: argparse.Namespace) -> int:
     with open_desk(args, engine=args.engine) as desk:
-        answer = desk.ask(" ".join(args.question), k=args.k, collections=args.collection)
+        answer = desk.ask(
+            " ".join(args.question), k=args.k, per_article=args.per_article,
+            collections=args.collection,
+        )
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -202,6 +205,8 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p = sub.add_parser("ask", help="answer a question with quotes from the articles")
     p.add_argument("question", nargs="+", help="the question (quote it in the shell)")
     p.add_argument("-k", type=int, default=None, help="how many quotes (default 3)")
+    p.add_argument("--per-article", type=int, default=1, metavar="N",
+                   help="at most N quotes from one article (default 1: one per source)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--engine", choices=("tantivy", "rank-bm25"),
                    help="BM25 engine (default: $NEWSDESK_ENGINE or tantivy)")

@@ -96,6 +96,8 @@ class Desk:
         started = time.perf_counter()
         if not 1 <= k <= 25:
             raise QuestionError(f"Ask for between 1 and 25 quotes, not {k}.")
+        if per_article < 1:
+            raise QuestionError(f"Allow at least 1 quote per article, not {per_article}.")
         question = " ".join(question.split())
         if not question:
             raise QuestionError("Ask a question: the message was empty.")

@@ -61,13 +61,16 @@ QUOTES = 3
 BEIR_METRICS = ("ndcg@10", "recall@100")
 SQUAD_METRICS = (
     "passage@1", "passage@5", "answer@1", "answer@3", "gold_quote@1", "gold_quote@3",
-    "no_answer",
+    "no_answer", "off_corpus_answered",
 )
 """``answer@k``: a gold answer is a substring (exact, case kept) of one of the first k quotes;
 ``gold_quote@k``: one of the first k quotes is from the gold paragraph (whatever sentence);
-``no_answer``: the share of questions that got no quote at all."""
-LOWER_IS_BETTER = frozenset({"no_answer"})
-"""Every question of SQuAD has an answer in the corpus, so fewer refusals is better."""
+``no_answer``: the share of questions that got no quote at all;
+``off_corpus_answered``: with every other Wikipedia page left out of the corpus, the share of
+questions about a left-out page that still got a quote (the corpus cannot answer them)."""
+LOWER_IS_BETTER = frozenset({"no_answer", "off_corpus_answered"})
+"""Every question of SQuAD has an answer in the corpus, so fewer refusals is better; a question
+about a page that is not there should be refused."""
 
 PUBLISHED = {
     "beir-scifact": {"ndcg@10": 0.679, "recall@100": 0.925},
@@ -279,9 +282,14 @@ def beir_figures(
 
 
 def squad_figures(
-    desk: Desk, questions: Sequence[SquadQuestion], keys: dict[int, list[str]]
+    desk: Desk,
+    questions: Sequence[SquadQuestion],
+    keys: dict[int, list[str]],
+    *,
+    per_article: int = 1,
 ) -> dict[str, float]:
-    """The shares of questions for each of ``SQUAD_METRICS``."""
+    """The shares of questions for each of ``SQUAD_METRICS``, with the quotes ``ask`` gives
+    (at most ``per_article`` from one paragraph, as ``newsdesk ask --per-article``)."""
     passages = passage_articles(desk)
     gold_articles = {f"id:{k}": a for a, ks in keys.items() for k in ks}
     counts = dict.fromkeys(SQUAD_METRICS, 0)
@@ -291,7 +299,7 @@ def squad_figures(
         counts["passage@1"] += top[:1] == [gold]
         counts["passage@5"] += gold in top
         try:
-            quotes = desk.ask(q.text, k=QUOTES, per_article=1).quotes
+            quotes = desk.ask(q.text, k=QUOTES, per_article=per_article).quotes
         except QuestionError:  # only stop words: the user is asked to rephrase, no quote
             quotes = ()
         found = [any(a in quote.text for a in q.answers) for quote in quotes]
@@ -302,6 +310,26 @@ def squad_figures(
         counts["no_answer"] += not quotes
     n = max(len(questions), 1)
     return {m: c / n for m, c in counts.items()}
+
+
+def leave_out_pages(data: SquadSet) -> tuple[list[Article], list[SquadQuestion]]:
+    """Every other Wikipedia page of the set, and the questions about the pages left out."""
+    pages = list(dict.fromkeys(a.title for a in data.articles))
+    kept = set(pages[::2])
+    articles = [a for a in data.articles if a.title in kept]
+    kept_keys = {a.key for a in articles}
+    return articles, [q for q in data.questions if q.paragraph not in kept_keys]
+
+
+def answered_share(desk: Desk, questions: Sequence[SquadQuestion]) -> float:
+    """The share of the questions that get at least one quote."""
+    answered = 0
+    for q in _progress(questions, len(questions), f"{desk.engine.name} off-corpus questions"):
+        try:
+            answered += bool(desk.ask(q.text, k=1).quotes)
+        except QuestionError:
+            pass
+    return answered / max(len(questions), 1)
 
 
 @dataclass(frozen=True)
@@ -321,6 +349,7 @@ class Figures:
     """The engine's first search: rank-bm25 builds its in-memory index then."""
     query_s: float
     seed: int = SEED
+    per_article: int = 1
 
     def to_dict(self) -> dict:
         return {
@@ -328,7 +357,7 @@ class Figures:
             "limit": self.limit, "seed": self.seed, "metrics": self.metrics,
             "articles": self.articles, "passages": self.passages,
             "ingest_s": round(self.ingest_s, 2), "warmup_s": round(self.warmup_s, 2),
-            "query_s": round(self.query_s, 2),
+            "query_s": round(self.query_s, 2), "per_article": self.per_article,
         }
 
 
@@ -342,6 +371,7 @@ def evaluate(
     workdir: Path | None = None,
     data: BeirSet | SquadSet | None = None,
     on_figures: Callable[[Figures], None] | None = None,
+    per_article: int = 1,
 ) -> list[Figures]:
     """Ingest ``name`` once into a fresh database, then measure each engine on the same sample.
 
@@ -362,6 +392,11 @@ def evaluate(
             keys = ingest(desk, _progress(data.articles, len(data.articles), "ingest"))
             stats = desk.stats()
         ingest_s = time.perf_counter() - started
+        if isinstance(data, SquadSet):
+            kept, off_corpus = leave_out_pages(data)
+            off_corpus = sample(off_corpus, limit, seed=seed)
+            with Desk(Path(tmp) / "left-out.db") as desk:
+                ingest(desk, kept)
         for engine in engines:
             with Desk(db, engine=engine) as desk:
                 started = time.perf_counter()
@@ -369,8 +404,10 @@ def evaluate(
                 warmup_s = time.perf_counter() - started
                 started = time.perf_counter()
                 if isinstance(data, SquadSet):
-                    metrics = squad_figures(desk, chosen, keys)
+                    metrics = squad_figures(desk, chosen, keys, per_article=per_article)
                     query_s = time.perf_counter() - started
+                    with Desk(Path(tmp) / "left-out.db", engine=engine) as left_out:
+                        metrics["off_corpus_answered"] = answered_share(left_out, off_corpus)
                 else:
                     run = beir_run(desk, chosen, keys)
                     query_s = time.perf_counter() - started
@@ -378,7 +415,7 @@ def evaluate(
             figures = Figures(
                 dataset=name, engine=engine, queries=len(chosen), limit=limit, metrics=metrics,
                 articles=stats.articles, passages=stats.passages, ingest_s=ingest_s,
-                warmup_s=warmup_s, query_s=query_s, seed=seed,
+                warmup_s=warmup_s, query_s=query_s, seed=seed, per_article=per_article,
             )
             if on_figures:
                 on_figures(figures)

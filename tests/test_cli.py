@@ -59,6 +59,11 @@ def test_ask_json(tmp_path):
     assert out["question"] == QUESTION
     assert out["searched"] == {"articles": 1, "passages": sample_passages()}
     assert out["quotes"][0]["publisher"] == "Middle East Monitor"
+    assert len(out["quotes"]) == 1  # one quote per source unless asked
+    two = json.loads(newsdesk("--db", db, "ask", "--json", "-k", "2", "--per-article", "2",
+                              QUESTION).stdout)
+    assert [q["text"] for q in two["quotes"]][:1] == [out["quotes"][0]["text"]]
+    assert len({q["text"] for q in two["quotes"]}) == 2
     rank = json.loads(newsdesk("--db", db, "ask", "--json", "--engine", "rank-bm25",
                                QUESTION).stdout)
     assert rank["quotes"][0]["text"] == out["quotes"][0]["text"]
@@ -69,7 +74,8 @@ def test_ask_json(tmp_path):
     [(["ask", ""], "Ask a question"), (["ask", "the of and"], "only common words"),
      (["remove", "999"], "No article matches '999'"),
      (["ingest", "nope.txt"], "no such file or folder"),
-     (["ask", "--engine", "lucene", "x"], "invalid choice")],
+     (["ask", "--engine", "lucene", "x"], "invalid choice"),
+     (["ask", "--per-article", "0", "drones"], "at least 1 quote per article")],
 )
 def test_mistakes_are_one_clear_line_not_a_traceback(tmp_path, args, message):
     proc = newsdesk("--db", str(tmp_path / "n.db"), *args, check=False)

@@ -112,3 +112,13 @@ def test_figures_hold_the_recorded_baseline(dataset, tmp_path):
         if (v - expected[m] if m in LOWER_IS_BETTER else expected[m] - v) > TOLERANCE
     }
     assert not worse, f"{dataset}: figures fell below the baseline (now, recorded): {worse}"
+
+
+def test_eval_script_records_only_the_defaults():
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "eval.py"), "squad-v1.1", "--ci", "--record",
+         "--per-article", "2"],
+        capture_output=True, text=True, cwd=ROOT,
+    )
+    assert proc.returncode == 2
+    assert "--record measures the defaults" in proc.stderr
