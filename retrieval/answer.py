@@ -174,9 +174,14 @@ class _Matcher:
 
 
 def score_sentences(
-    question: str, terms: list[str], idf: dict[str, float], rows: Iterable[tuple[dict, float]]
+    question: str,
+    terms: list[str],
+    idf: dict[str, float],
+    rows: Iterable[tuple[dict, float]],
+    *,
+    min_coverage: float = MIN_COVERAGE,
 ) -> list[Candidate]:
-    """Every sentence of the given passages that matches the question, best first.
+    """The sentences of the given passages that cover enough of the question, best first.
 
     ``idf`` is the coverage weight of each term (see ``weights``); ``rows`` are (passage row
     from the store, BM25 score) pairs in ranking order.
@@ -197,14 +202,16 @@ def score_sentences(
             continue
         in_title = {t for _, _, t, _ in matcher.matches(row["title"] or "")}
         previous: dict[str, float] = {}
+        i = 0
         for s, e in sentences(text):
-            weight: dict[str, float] = {}
+            own: dict[str, float] = {}
             surface: dict[str, None] = {}
-            for ws, we, t, strength in hits:
-                if s <= ws and we <= e:
-                    weight[t] = max(weight.get(t, 0.0), strength)
-                    surface[text[ws:we]] = None
-            own, context = weight, dict(weight)
+            while i < len(hits) and hits[i][0] < e:  # hits and sentences both run in order
+                ws, we, t, strength = hits[i]
+                own[t] = max(own.get(t, 0.0), strength)
+                surface[text[ws:we]] = None
+                i += 1
+            context = dict(own)
             for t, v in previous.items():  # "He said ...": the subject is in the sentence before
                 context[t] = max(context.get(t, 0.0), CARRY * v)
             for t in in_title:
@@ -215,6 +222,8 @@ def score_sentences(
                 continue
             seen.add((row["article_id"], start))
             coverage = sum(idf.get(t, 0.0) * v for t, v in context.items()) / total
+            if coverage < min_coverage:
+                continue
             score = (
                 coverage
                 + TYPE_BONUS * fit(kind, text[s:e])
@@ -226,15 +235,13 @@ def score_sentences(
     return out
 
 
-def choose(
-    candidates: list[Candidate], *, per_article: int = 1, min_coverage: float = MIN_COVERAGE
-) -> list[Candidate]:
-    """The quotable candidates, best first, at most ``per_article`` from one article."""
+def choose(candidates: list[Candidate], *, per_article: int = 1) -> list[Candidate]:
+    """The candidates to quote, best first, at most ``per_article`` from one article."""
     taken: dict[int, int] = {}
     texts: set[str] = set()
     out = []
     for c in candidates:
-        if c.coverage < min_coverage or taken.get(c.article_id, 0) >= per_article:
+        if taken.get(c.article_id, 0) >= per_article:
             continue
         if c.text in texts:  # the same sentence in a syndicated copy of the story
             continue
