@@ -31,6 +31,10 @@ MAX_QUESTION = 1000
 MAX_TERMS = 32
 CANDIDATE_PASSAGES = 15
 BATCH_PASSAGES = 5000
+"""Passages per store transaction: what a question sees appear during a bulk ingest."""
+INDEX_PASSAGES = 20_000
+"""Passages stored before the index catches up: each catch-up is one tantivy commit (a new
+segment, later merged), so committing every store batch costs a third more index time."""
 
 
 class Desk:
@@ -167,11 +171,11 @@ class Desk:
         return summary
 
     def _ingest(self, items, collection, by, report) -> None:
-        # The index catches up with batch N in a worker thread (tantivy releases the GIL)
-        # while this thread reads and splits batch N+1.
+        # The index catches up in a worker thread (tantivy releases the GIL) while this
+        # thread reads, splits and stores the next batches.
         indexing: Future | None = None
         batch: list[tuple[Article, list[tuple[int, int]]]] = []
-        size = 0
+        size = unindexed = 0
         for item in items:
             if isinstance(item, IngestResult):
                 report(item)
@@ -185,20 +189,27 @@ class Desk:
             batch.append((article, spans))
             size += len(spans)
             if size >= BATCH_PASSAGES:
-                indexing = self._write(batch, by, report, indexing)
+                self._write(batch, by, report)
+                unindexed += size
                 batch, size = [], 0
+                if unindexed >= INDEX_PASSAGES:
+                    indexing = self._index(indexing)
+                    unindexed = 0
         if batch:
-            indexing = self._write(batch, by, report, indexing)
-        if indexing:
-            indexing.result()
+            self._write(batch, by, report)
+        indexing = self._index(indexing)
+        indexing.result()
 
-    def _write(self, batch, by, report, indexing: Future | None) -> Future:
-        """Store one batch (one transaction), then have the index catch up with it."""
+    def _write(self, batch, by, report) -> None:
+        """Store one batch: one transaction, whole articles only."""
         store = self.store
         with store.write():
             results = [store.save(a, spans, by=by) for a, spans in batch]
         for r in results:
             report(r)
+
+    def _index(self, indexing: Future | None) -> Future:
+        """Have the index catch up with what is stored, after the previous catch-up."""
         if indexing:
             indexing.result()  # one sync at a time; its errors surface here
         return self._indexer.submit(lambda: self.index.sync(self.store))
