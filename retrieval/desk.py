@@ -202,10 +202,7 @@ class Desk:
 
     def _write(self, batch, by, report) -> None:
         """Store one batch: one transaction, whole articles only."""
-        store = self.store
-        with store.write():
-            results = [store.save(a, spans, by=by) for a, spans in batch]
-        for r in results:
+        for r in self.store.save_all(batch, by=by):
             report(r)
 
     def _index(self, indexing: Future | None) -> Future:
