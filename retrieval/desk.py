@@ -263,9 +263,10 @@ class Desk:
 def _normalise(article: Article, collection: str | None) -> Article:
     text = article.text.replace("\r\n", "\n").replace("\r", "\n")
     title = " ".join((article.title or "").split())[:300] or _first_words(text)
-    return replace(
-        article, text=text, title=title, collection=collection or article.collection or GLOBAL
-    )
+    collection = collection or article.collection or GLOBAL
+    if (text, title, collection) == (article.text, article.title, article.collection):
+        return article  # the usual case; a copy per article is a measurable part of bulk ingest
+    return replace(article, text=text, title=title, collection=collection)
 
 
 def _first_words(text: str, n: int = 12) -> str:
