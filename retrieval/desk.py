@@ -156,7 +156,8 @@ class Desk:
     ) -> IngestSummary:
         """Store and index articles in batches; refusals from the source are passed through.
 
-        Each batch is one transaction (whole articles only) followed by an index sync, so an
+        Each batch is one transaction (whole articles only); the index catches up every few
+        batches and at the end (the outbox replays whatever a crash left unindexed), so an
         interrupted ingest keeps every finished batch and re-running it completes the rest.
         """
         summary = IngestSummary()
