@@ -38,8 +38,14 @@ def _hard_wrapped(text: str) -> bool:
     return breaks > 2 and len(_WRAPPED_LINE.findall(text)) * 5 > breaks
 
 
+_LONGEST = max(map(len, ABBREVIATIONS))
+
+
 def _is_abbreviation(text: str, dot: int) -> bool:
     """Is the word before this full stop an abbreviation or an initial (Mr., U.S., J.)?"""
+    if dot > _LONGEST and text[dot - _LONGEST - 1 : dot].isalpha():
+        return False  # the usual case, decided cheaply: too long for an abbreviation, and
+        # initials alternate letters and full stops
     words = text[max(0, dot - 24) : dot].rsplit(None, 1)
     word = words[-1].lstrip(_OPENERS) if words else ""
     return bool(word) and (word.lower() in ABBREVIATIONS or bool(_INITIALS.match(word)))
@@ -85,11 +91,12 @@ def sentences(text: str) -> list[tuple[int, int]]:
     headlines = not _hard_wrapped(text)
 
     def close(end: int) -> None:
-        piece = text[start:end]
-        stripped = piece.strip()
-        if stripped:
-            s = start + len(piece) - len(piece.lstrip())
-            e = s + len(stripped)
+        s, e = start, end  # trimmed in place: copying each sentence to strip it costs more
+        while s < e and text[s].isspace():
+            s += 1
+        while e > s and text[e - 1].isspace():
+            e -= 1
+        if s < e:
             if e - s > MAX_SENTENCE:
                 spans.extend(_cut_long(text, s, e))
             else:
@@ -104,15 +111,19 @@ def sentences(text: str) -> list[tuple[int, int]]:
                 close(pos)
                 start = pos + 1
             continue
-        punct_end = m.end("punct")
-        following = text[m.end() : m.end() + 1]
+        after = m.end()
+        following = text[after : after + 1]
         if following and not _starts_sentence(following):
             continue
-        if m.group("punct") == "." and _is_abbreviation(text, m.start()) and following:
-            if "\n" not in m.group("space"):
-                continue
-        close(punct_end)
-        start = m.end()
+        if (
+            following
+            and m.group("punct") == "."
+            and "\n" not in m.group("space")
+            and _is_abbreviation(text, m.start())  # the costly test last
+        ):
+            continue
+        close(m.end("punct"))
+        start = after
     close(len(text))
     return spans
 
