@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from .analyze import stem, words
 from .models import Quote
-from .passages import sentences
+from .passages import sentences, unpack
 
 MIN_COVERAGE = 0.4
 """Share of the question's weight a sentence must cover to be quoted."""
@@ -203,7 +203,8 @@ def score_sentences(
         in_title = {t for _, _, t, _ in matcher.matches(row["title"] or "")}
         previous: dict[str, float] = {}
         i = 0
-        for s, e in sentences(text):
+        packed = row.get("sentences")
+        for s, e in unpack(packed) if packed else sentences(text):
             own: dict[str, float] = {}
             surface: dict[str, None] = {}
             while i < len(hits) and hits[i][0] < e:  # hits and sentences both run in order

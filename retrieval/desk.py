@@ -21,7 +21,7 @@ from .answer import choose, missing_names, score_sentences, to_quote, weights
 from .errors import NewsdeskError, NotFoundError, QuestionError
 from .index import IndexBusyError, TantivyIndex
 from .models import GLOBAL, Answer, Article, IngestResult, IngestSummary, Stats
-from .passages import passages
+from .passages import chunk
 from .search import ENGINES, Engine
 from .store import Store
 
@@ -188,7 +188,7 @@ class Desk:
                 report(IngestResult(IngestResult.REFUSED, article.url or article.title,
                                     article.title, reason="no text"))
                 continue
-            spans = passages(article.text)
+            spans = chunk(article.text)
             batch.append((article, spans))
             size += len(spans)
             if size >= BATCH_PASSAGES:

@@ -9,6 +9,7 @@ initials; a blank line; and a line that stands alone as a headline ("READ: Iran 
 from __future__ import annotations
 
 import re
+import struct
 
 MAX_SENTENCE = 1000
 """Longer 'sentences' (tables, text without punctuation) are cut at a space so quotes stay short."""
@@ -128,19 +129,49 @@ def sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def passages(
-    text: str, *, size: int = 6, overlap: int = 2, max_chars: int = 1600
+def windows(
+    spans: list[tuple[int, int]], *, size: int = 6, overlap: int = 2, max_chars: int = 1600
 ) -> list[tuple[int, int]]:
-    """Overlapping windows of whole sentences: up to ``size`` sentences or ``max_chars``."""
-    spans = sentences(text)
+    """Overlapping runs of whole sentences, up to ``size`` sentences or ``max_chars``, as index
+    ranges ``[i, j)`` into ``spans``."""
     out: list[tuple[int, int]] = []
     i = 0
     while i < len(spans):
         j = i + 1
         while j < len(spans) and j - i < size and spans[j][1] - spans[i][0] <= max_chars:
             j += 1
-        out.append((spans[i][0], spans[j - 1][1]))
+        out.append((i, j))
         if j >= len(spans):
             break
         i = max(i + 1, j - overlap)
     return out
+
+
+def passages(text: str, **window: int) -> list[tuple[int, int]]:
+    """Passage spans ``(start, end)``: see ``windows`` for their size."""
+    spans = sentences(text)
+    return [(spans[i][0], spans[j - 1][1]) for i, j in windows(spans, **window)]
+
+
+def chunk(text: str) -> list[tuple[int, int, bytes | None]]:
+    """Passages with their sentences packed (``pack``): stored with the passage, they spare
+    every question the work of splitting its candidate passages again."""
+    spans = sentences(text)
+    return [
+        (spans[i][0], spans[j - 1][1], pack(spans[i:j], spans[i][0])) for i, j in windows(spans)
+    ]
+
+
+def pack(spans: list[tuple[int, int]], base: int) -> bytes | None:
+    """Sentence spans relative to ``base`` as little-endian uint16 pairs (None if one is too
+    far for 16 bits, which a passage's size limit rules out in practice)."""
+    flat = [x - base for span in spans for x in span]
+    if not flat or max(flat) > 0xFFFF:
+        return None
+    return struct.pack(f"<{len(flat)}H", *flat)
+
+
+def unpack(packed: bytes) -> list[tuple[int, int]]:
+    """The spans ``pack`` stored, relative to the passage's start."""
+    flat = struct.unpack(f"<{len(packed) // 2}H", packed)
+    return list(zip(flat[::2], flat[1::2], strict=True))

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -96,6 +96,17 @@ def m002_feeds(db: sqlite_utils.Database) -> None:
     )
 
 
+@migrations()
+def m003_passage_sentences(db: sqlite_utils.Database) -> None:
+    # Where each sentence of a passage starts and ends (passages.pack); NULL for passages
+    # stored before this column, which are split again when asked about.
+    db["passages"].add_column("sentences", bytes)
+
+
+Span = tuple[int, int] | tuple[int, int, bytes | None]
+"""A passage's (start, end) in its article, with its packed sentences when known."""
+
+
 def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
@@ -128,12 +139,15 @@ class _Pending:
 
     def __init__(self) -> None:
         self.now = now()  # one clock reading per batch: ingested_at has one-second resolution
-        self.passages: list[tuple[int, int, int, int]] = []
+        self.passages: list[tuple[int, int, int, int, bytes | None]] = []
         self.outbox: list[tuple[int]] = []
         self.counts: dict[str, list] = {}
 
-    def add(self, article_id: int, spans: list[tuple[int, int]]) -> None:
-        self.passages.extend((article_id, i, s, e) for i, (s, e) in enumerate(spans))
+    def add(self, article_id: int, spans: Sequence[Span]) -> None:
+        self.passages.extend(
+            (article_id, i, s, e, packed[0] if packed else None)
+            for i, (s, e, *packed) in enumerate(spans)
+        )
         self.outbox.append((article_id,))
 
     def count(self, collection: str, articles: int, passages: int, when: str) -> None:
@@ -144,7 +158,8 @@ class _Pending:
 
     def flush(self, conn: sqlite3.Connection) -> None:
         conn.executemany(
-            'insert into passages (article_id, ordinal, start, "end") values (?, ?, ?, ?)',
+            'insert into passages (article_id, ordinal, start, "end", sentences) '
+            "values (?, ?, ?, ?, ?)",
             self.passages,
         )
         conn.executemany("insert into index_outbox (article_id) values (?)", self.outbox)
@@ -191,7 +206,7 @@ class Store:
     # -- writing -------------------------------------------------------------------------------
 
     def save_all(
-        self, batch: Iterable[tuple[Article, list[tuple[int, int]]]], *, by: str | None = None
+        self, batch: Iterable[tuple[Article, Sequence[Span]]], *, by: str | None = None
     ) -> list[IngestResult]:
         """Store a batch of articles in one transaction: all of them, or none if one fails."""
         with self.write():
@@ -203,7 +218,7 @@ class Store:
     def save(
         self,
         article: Article,
-        spans: list[tuple[int, int]],
+        spans: Sequence[Span],
         *,
         by: str | None = None,
         pending: _Pending | None = None,
@@ -320,7 +335,8 @@ class Store:
             return {}
         marks = ",".join("?" * len(ids))
         rows = self.db.query(
-            f"""select p.id as passage_id, p.start, p."end", a.id as article_id, a.collection,
+            f"""select p.id as passage_id, p.start, p."end", p.sentences, a.id as article_id,
+                       a.collection,
                        a.title, a.publisher, a.author, a.published, a.url,
                        substr(a.text, p.start + 1, p."end" - p.start) as text
                 from passages p join articles a on a.id = p.article_id

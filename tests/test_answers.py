@@ -97,3 +97,11 @@ def test_one_quote_per_article_unless_asked(sample_desk):
     assert len({(q.start, q.end) for q in many.quotes}) == 3
     page2 = sample_desk.ask("Iran drones Russia", k=3, per_article=5, offset=3)
     assert not {(q.start, q.end) for q in page2.quotes} & {(q.start, q.end) for q in many.quotes}
+
+
+def test_passages_stored_before_sentence_offsets_are_split_when_asked(sample_desk):
+    question = "who claimed Iran is supplying drones?"
+    packed = sample_desk.ask(question, k=3, per_article=3).quotes
+    with sample_desk.store.write():
+        sample_desk.store.db.execute("update passages set sentences = null")
+    assert sample_desk.ask(question, k=3, per_article=3).quotes == packed

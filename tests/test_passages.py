@@ -1,4 +1,4 @@
-from retrieval.passages import passages, sentences
+from retrieval.passages import chunk, pack, passages, sentences, unpack
 
 
 def split(text):
@@ -70,3 +70,19 @@ def test_passages_respect_max_chars_but_keep_at_least_one_sentence():
 def test_empty_text_has_no_passages():
     assert passages("") == []
     assert passages("   \n\n ") == []
+
+
+def test_chunk_stores_each_passages_sentences_relative_to_its_start():
+    text = "Iran will supply drones. Russia asked for them! Was it true?\n\nThe US said so. " * 5
+    chunks = chunk(text)
+    assert [(s, e) for s, e, _ in chunks] == passages(text)
+    spans = sentences(text)
+    for start, end, packed in chunks:
+        inside = [(s, e) for s, e in spans if start <= s and e <= end]
+        assert [(start + s, start + e) for s, e in unpack(packed)] == inside
+
+
+def test_pack_refuses_offsets_beyond_16_bits():
+    assert unpack(pack([(0, 5), (7, 65535)], 0)) == [(0, 5), (7, 65535)]
+    assert pack([(0, 65536)], 0) is None
+    assert pack([], 0) is None

@@ -12,7 +12,7 @@ import time
 import pytest
 
 from retrieval import Article, Desk
-from retrieval.passages import passages
+from retrieval.passages import chunk, passages, sentences, unpack
 from retrieval.store import Store
 
 from .conftest import ROOT
@@ -31,9 +31,17 @@ def assert_consistent(desk: Desk) -> None:
     """Only whole articles in the database, and the index holds exactly their passages."""
     db = desk.store.db
     for a in desk.articles():
-        rows = [(r["start"], r["end"]) for r in db.query(
-            "select start, \"end\" from passages where article_id = ? order by ordinal", [a.id])]
-        assert rows == passages(a.text), f"article {a.id} is not whole"
+        rows = list(db.query(
+            'select start, "end", sentences from passages where article_id = ? order by ordinal',
+            [a.id],
+        ))
+        assert [(r["start"], r["end"]) for r in rows] == passages(a.text), (
+            f"article {a.id} is not whole"
+        )
+        spans = sentences(a.text)
+        for r in rows:  # the stored sentences are the article's, inside the passage
+            stored = [(r["start"] + s, r["start"] + e) for s, e in unpack(r["sentences"])]
+            assert stored == [sp for sp in spans if r["start"] <= sp[0] and sp[1] <= r["end"]]
     n = db.execute("select count(*) from passages").fetchone()[0]
     assert desk.stats().passages == n
     assert desk.index.num_docs() == n
@@ -115,7 +123,7 @@ def test_index_catches_up_after_a_crash_before_indexing(db_path):
     store = Store(db_path)
     a = article(1)
     with store.write():
-        store.save(a, passages(a.text))
+        store.save(a, chunk(a.text))
     store.close()
     with Desk(db_path) as desk:
         assert desk.ask("drones").quotes
