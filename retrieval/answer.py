@@ -124,7 +124,6 @@ class Candidate:
     start: int
     end: int
     score: float
-    coverage: float
     matched: tuple[str, ...]
     row: dict
 
@@ -230,8 +229,9 @@ def score_sentences(
                 + TYPE_BONUS * fit(kind, text[s:e])
                 + PASSAGE_WEIGHT * passage_score / best_passage
             )
-            out.append(Candidate(row["article_id"], start, row["start"] + e, score, coverage,
-                                 tuple(surface), row))
+            out.append(
+                Candidate(row["article_id"], start, row["start"] + e, score, tuple(surface), row)
+            )
     out.sort(key=lambda c: (-c.score, c.article_id, c.start))
     return out
 

@@ -59,10 +59,11 @@ TOP_ARTICLES = 5
 QUOTES = 3
 
 BEIR_METRICS = ("ndcg@10", "recall@100")
-SQUAD_METRICS = (
+ASK_METRICS = (
     "passage@1", "passage@5", "answer@1", "answer@3", "gold_quote@1", "gold_quote@3",
-    "no_answer", "off_corpus_answered",
+    "no_answer",
 )
+SQUAD_METRICS = (*ASK_METRICS, "off_corpus_answered")
 """``answer@k``: a gold answer is a substring (exact, case kept) of one of the first k quotes;
 ``gold_quote@k``: one of the first k quotes is from the gold paragraph (whatever sentence);
 ``no_answer``: the share of questions that got no quote at all;
@@ -288,11 +289,11 @@ def squad_figures(
     *,
     per_article: int = 1,
 ) -> dict[str, float]:
-    """The shares of questions for each of ``SQUAD_METRICS``, with the quotes ``ask`` gives
+    """The shares of questions for each of ``ASK_METRICS``, with the quotes ``ask`` gives
     (at most ``per_article`` from one paragraph, as ``newsdesk ask --per-article``)."""
     passages = passage_articles(desk)
     gold_articles = {f"id:{k}": a for a, ks in keys.items() for k in ks}
-    counts = dict.fromkeys(SQUAD_METRICS, 0)
+    counts = dict.fromkeys(ASK_METRICS, 0)
     for q in _progress(questions, len(questions), f"{desk.engine.name} questions"):
         gold = gold_articles[q.paragraph]
         top = list(rank_articles(desk, _terms(q.text), passages, depth=TOP_ARTICLES))
