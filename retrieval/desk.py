@@ -23,7 +23,7 @@ from .index import IndexBusyError, TantivyIndex
 from .models import GLOBAL, Answer, Article, IngestResult, IngestSummary, Stats
 from .passages import chunk
 from .search import ENGINES, Engine
-from .store import Store
+from .store import Span, Store
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ class Desk:
         # The index catches up in a worker thread (tantivy releases the GIL) while this
         # thread reads, splits and stores the next batches.
         indexing: Future | None = None
-        batch: list[tuple[Article, list[tuple[int, int]]]] = []
+        batch: list[tuple[Article, list[Span]]] = []
         size = unindexed = 0
         for item in items:
             if isinstance(item, IngestResult):
