@@ -196,23 +196,22 @@ class Desk:
                 unindexed += size
                 batch, size = [], 0
                 if unindexed >= INDEX_PASSAGES:
-                    indexing = self._index(indexing)
+                    indexing = self._index(indexing, up_to=self.store.outbox_max())
                     unindexed = 0
         if batch:
             self._write(batch, by, report)
-        indexing = self._index(indexing)
-        indexing.result()
+        self._index(indexing).result()
 
     def _write(self, batch, by, report) -> None:
         """Store one batch: one transaction, whole articles only."""
         for r in self.store.save_all(batch, by=by):
             report(r)
 
-    def _index(self, indexing: Future | None) -> Future:
+    def _index(self, indexing: Future | None, *, up_to: int | None = None) -> Future:
         """Have the index catch up with what is stored, after the previous catch-up."""
         if indexing:
             indexing.result()  # one sync at a time; its errors surface here
-        return self._indexer.submit(lambda: self.index.sync(self.store))
+        return self._indexer.submit(lambda: self.index.sync(self.store, up_to=up_to))
 
     def remove(self, ref: str, *, collections: list[str] | None = None) -> list[Article]:
         """Delete the articles with this id, URL or key; returns what was removed."""

@@ -193,11 +193,15 @@ class TantivyIndex:
             n += 1
         return n
 
-    def sync(self, store: Store, *, wait: float = LOCK_WAIT_S) -> int:
-        """Replay the store's outbox into the index; returns how many articles were applied."""
+    def sync(self, store: Store, *, wait: float = LOCK_WAIT_S, up_to: int | None = None) -> int:
+        """Replay the store's outbox into the index; returns how many articles were applied.
+
+        ``up_to`` stops at that outbox id: a catch-up during a bulk ingest takes what was stored
+        when it was asked for, rather than chasing the ingest (which would then wait for it).
+        """
         applied = 0
         while True:
-            pending = store.outbox(BATCH)
+            pending = store.outbox(BATCH, up_to=up_to)
             if not pending:
                 break
             with self._writer(wait) as writer:

@@ -12,6 +12,7 @@ import time
 import pytest
 
 from retrieval import Article, Desk
+from retrieval.index import TantivyIndex
 from retrieval.passages import chunk, passages, sentences, unpack
 from retrieval.store import Store
 
@@ -95,6 +96,21 @@ def test_a_failing_batch_writes_nothing(desk, monkeypatch):
         desk.ingest([article(2), article(3)])
     monkeypatch.undo()
     assert [a.title for a in desk.articles()] == ["Story 1"]
+    assert_consistent(desk)
+
+
+def test_a_batch_sees_its_own_articles(desk):
+    """Duplicates and new versions inside one batch are judged against the batch itself."""
+    changed = article(1, text="A rewritten story about satellites. Nothing else remains.")
+    mirror = Article(title="Mirror", text=article(2).text, url="https://mirror.example/2")
+    summary = desk.ingest([article(1), article(2), article(1), mirror, changed, article(3)])
+    statuses = [r.status for r in summary.results]
+    assert statuses == ["added", "added", "unchanged", "unchanged", "updated", "added"]
+    assert summary.results[3].reason == f"same text as article {summary.results[1].article_id}"
+    assert summary.results[4].article_id == summary.results[0].article_id
+    assert [a.text for a in desk.articles()] == [changed.text, article(2).text, article(3).text]
+    assert desk.ask("satellites").quotes[0].article_id == summary.results[0].article_id
+    assert desk.ask("drones", per_article=5).quotes  # articles 2 and 3
     assert_consistent(desk)
 
 
@@ -215,3 +231,20 @@ def test_sigkill_during_bulk_ingest_leaves_whole_articles_and_a_matching_index(t
         assert desk.stats().articles == 12000
         assert_consistent(desk)
         assert desk.ask("Iran drone talks").quotes
+
+
+def test_a_bounded_catch_up_applies_only_what_was_stored_when_asked(db_path):
+    """A bulk ingest's catch-up takes the outbox up to where it stood, not what came after."""
+    store = Store(db_path)
+    texts = [article(1).text, "Another story about satellites. Short."]
+    for n, text in enumerate(texts, 1):
+        with store.write():
+            store.save(article(n, text), chunk(text))
+    first, second = store.outbox()
+    index = TantivyIndex(db_path.with_suffix(".index"))
+    assert index.sync(store, up_to=first[0]) == 1
+    assert index.num_docs() == len(chunk(texts[0]))
+    assert store.outbox() == [second]
+    assert index.sync(store) == 1
+    assert index.num_docs() == store.passage_count() and store.outbox() == []
+    store.close()
