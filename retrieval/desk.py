@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO
 
 from .analyze import query_terms
-from .answer import choose, missing_names, score_sentences, to_quote, weights
+from .answer import choose, missing_names, names, score_sentences, to_quote, weights
 from .errors import NewsdeskError, NotFoundError, QuestionError
 from .index import IndexBusyError, TantivyIndex
 from .models import GLOBAL, Answer, Article, IngestResult, IngestSummary, Stats
@@ -121,7 +121,7 @@ class Desk:
         rows = self.store.passages([h.passage_id for h in hits])
         ranked = [(rows[h.passage_id], h.score) for h in hits if h.passage_id in rows]
         n_docs, dfs = self.engine.doc_freqs(terms)
-        if missing_names(question, dfs):
+        if self._missing_names(question, dfs, collections):
             chosen = []  # the articles never mention who or what the question is about
         else:
             candidates = score_sentences(question, terms, weights(n_docs, dfs), ranked)
@@ -136,6 +136,18 @@ class Desk:
             took_ms=(time.perf_counter() - started) * 1000,
             more=len(chosen) > offset + k,
         )
+
+    def _missing_names(
+        self, question: str, dfs: dict[str, int], collections: list[str] | None
+    ) -> list[str]:
+        """Names of the question that no passage the asker can see mentions. Document
+        frequencies count every collection; a name only another server's articles mention
+        is looked up in the asker's own."""
+        missing = missing_names(question, dfs)
+        if missing or collections is None:
+            return missing
+        named = [t for t in names(question) if dfs.get(t)]
+        return sorted(set(named) - self.engine.mentioned(named, collections))
 
     def _catch_up(self) -> None:
         """See what other processes (or a crash) left: replay the outbox, reload the index."""

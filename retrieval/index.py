@@ -92,13 +92,28 @@ class TantivyIndex:
                for t in terms]
         )
         if collections is not None:
-            allowed = q.boolean_query(
-                [(o.Should, q.term_query(self.schema, "collection", c)) for c in collections]
-            )
-            body = q.boolean_query([(o.Must, body), (o.Must, q.const_score_query(allowed, 0.0))])
+            body = q.boolean_query([(o.Must, body), (o.Must, self._allowed(collections))])
         searcher = self.index.searcher()
         hits = searcher.search(body, limit).hits
         return [Hit(searcher.doc(addr)["passage_id"][0], score) for score, addr in hits]
+
+    def _allowed(self, collections: list[str]) -> tantivy.Query:
+        q, o = tantivy.Query, tantivy.Occur
+        allowed = q.boolean_query(
+            [(o.Should, q.term_query(self.schema, "collection", c)) for c in collections]
+        )
+        return q.const_score_query(allowed, 0.0)
+
+    def mentioned(self, terms: list[str], collections: list[str]) -> set[str]:
+        q, o = tantivy.Query, tantivy.Occur
+        searcher = self.index.searcher()
+        allowed = self._allowed(collections)
+        found = set()
+        for t in terms:
+            term = q.term_query(self.schema, "body", t)
+            if searcher.search(q.boolean_query([(o.Must, term), (o.Must, allowed)]), 1).hits:
+                found.add(t)
+        return found
 
     def doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
         searcher = self.index.searcher()

@@ -75,3 +75,10 @@ class ReferenceEngine:
         if bm25 is None:
             return 0, dict.fromkeys(terms, 0)
         return bm25.corpus_size, {t: bm25.df.get(t, 0) for t in terms}
+
+    def mentioned(self, terms: list[str], collections: list[str]) -> set[str]:
+        bm25 = self._current()
+        if bm25 is None:
+            return set()
+        allowed = np.flatnonzero(np.isin(self._collections, collections))
+        return {t for t in terms if any(t in bm25.doc_freqs[i] for i in allowed)}

@@ -28,5 +28,9 @@ class Engine(Protocol):
     ) -> list[Hit]: ...
 
     def doc_freqs(self, terms: list[str]) -> tuple[int, dict[str, int]]:
-        """The number of passages, and how many contain each term."""
+        """The number of passages, and how many contain each term (in every collection)."""
+        ...
+
+    def mentioned(self, terms: list[str], collections: list[str]) -> set[str]:
+        """The terms that some passage of these collections contains."""
         ...

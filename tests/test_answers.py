@@ -50,6 +50,18 @@ def test_question_about_an_unmentioned_name_gets_no_quote(sample_desk):
     assert sample_desk.ask("Where did Iran open a drone factory in Venezuela?").quotes == ()
 
 
+@pytest.mark.parametrize("engine", ["tantivy", "rank-bm25"])
+def test_a_name_only_another_servers_articles_mention_is_still_missing(sample_desk, engine):
+    from retrieval import Article, Desk
+
+    sample_desk.ingest([Article(title="Caracas", text="Venezuela held talks on oil prices.")],
+                       collection="guild:2")
+    desk = sample_desk if engine == "tantivy" else Desk(sample_desk.db_path, engine=engine)
+    question = "Where did Iran open a drone factory in Venezuela?"
+    assert desk.ask(question, collections=["global", "guild:1"]).quotes == ()
+    assert desk.ask(question, collections=["global", "guild:2"]).quotes  # the name is there
+
+
 @pytest.mark.parametrize(
     "question",
     ['"Iran" drones', "drone*", "(Iran OR Russia) AND drones", "NEAR(Iran drones)",
