@@ -334,6 +334,15 @@ def disk_mb(db: Path) -> dict[str, float]:
 # -- machine facts ------------------------------------------------------------------------------
 
 
+SPIN = 5_000_000
+
+
+def spin_seconds() -> float:
+    """How long one process takes for a fixed loop, best of three: a shared machine's speed
+    changes during a run (here by up to 1.6x), so runs are compared by it."""
+    return min(run_worker("spin", {"n": SPIN})["seconds"] for _ in range(3))
+
+
 def machine() -> dict:
     """What the numbers were measured on; ``parallel_speed`` is how fast each of two CPU-bound
     processes runs compared with one alone (1.0: two real cores; 0.5: one core's worth)."""
@@ -348,10 +357,10 @@ def machine() -> dict:
     meminfo = Path("/proc/meminfo")
     if meminfo.exists():
         mem = int(meminfo.read_text().split("MemTotal:")[1].split()[0]) / 2**20
-    n, alone, together = 5_000_000, [], []
+    alone, together = [], []
     for _ in range(3):  # best of three: other work on the machine only ever slows a run down
-        alone.append(run_worker("spin", {"n": n})["seconds"])
-        pair = [Worker.start("spin", {"n": n}) for _ in range(2)]
+        alone.append(run_worker("spin", {"n": SPIN})["seconds"])
+        pair = [Worker.start("spin", {"n": SPIN}) for _ in range(2)]
         together.append(max(w.finish()["seconds"] for w in pair))
     return {
         "nproc": os.cpu_count(),
@@ -359,6 +368,7 @@ def machine() -> dict:
         "cpu_model": cpu,
         "mem_gb": round(mem, 1) if mem else None,
         "parallel_speed": round(min(alone) / min(together), 2),
+        "spin_s": round(min(alone), 3),
         "loadavg_at_start": os.getloadavg(),
         "platform": platform.platform(),
         "python": platform.python_version(),
@@ -779,7 +789,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     code_at_start = code_digest()
     facts = machine()
     log(f"{facts['nproc']} CPUs ({facts['cpu_model']}), two busy processes each run at "
-        f"{facts['parallel_speed']:.0%} of one alone")
+        f"{facts['parallel_speed']:.0%} of one alone; a {SPIN:,}-step loop takes "
+        f"{facts['spin_s']:.2f} s")
     real: list[Corpus] = []
     skipped: list[str] = []
     if args.reuters.lower() != "none":
@@ -801,6 +812,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bench.run_corpus(c)
 
     checks = targets(corpora)
+    facts["spin_s_at_end"] = round(spin_seconds(), 3)
     code = {"at_start": code_at_start, "at_end": code_digest()}
     if code["at_start"] != code["at_end"]:
         log("WARNING: retrieval/ or bot/ changed during the run: figures mix two versions")
@@ -839,6 +851,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\nms for ask/search; ingest for rank-bm25 = the same store ingest + its in-memory "
           "build on the first question;\n'default ×' = how many times better tantivy is "
           "(faster, smaller) than rank-bm25, same run, same questions.")
+    print(f"\nThis machine's speed: a {SPIN:,}-step Python loop took {facts['spin_s']:.2f} s at "
+          f"the start and {facts['spin_s_at_end']:.2f} s at the end (compare runs by it).")
     print("\nTargets:\n" + target_lines(checks))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
