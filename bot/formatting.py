@@ -28,6 +28,8 @@ BLURPLE = 0x5865F2
 ATTRIBUTION = 200
 """Characters of "publisher · author · date" shown under a quote: a byline can list thirty
 names, and the footers of all the quotes share the 6000 characters of a message's embeds."""
+ALSO = 80
+"""Characters of "also in ..." (the other publishers of a syndicated sentence) under a quote."""
 
 _SENTENCE_END = re.compile(r"[.!?…][”\"’')\]]*\s")
 
@@ -59,6 +61,12 @@ def attribution(q: Quote | Article) -> str:
     return shorten(" · ".join(p for p in parts if p), ATTRIBUTION) or "unknown source"
 
 
+def footer(q: Quote) -> str:
+    """Who published the quote, and which other articles carry the same sentence."""
+    also = f"\n{shorten(f'also in {render.copies(q)}', ALSO)}" if q.also else ""
+    return attribution(q) + also
+
+
 def link(url: str | None) -> str | None:
     """Only plain web links become buttons or titles' links."""
     if url and re.match(r"https?://[^\s<>]+$", url) and len(url) <= 512:
@@ -79,7 +87,7 @@ def quote_embed(q: Quote, number: int, terms: list[str], room: int = DESCRIPTION
         description=f"> {body}",
         colour=BLURPLE,
     )
-    embed.set_footer(text=shorten(attribution(q), FOOTER))
+    embed.set_footer(text=shorten(footer(q), FOOTER))
     return embed
 
 
@@ -107,7 +115,7 @@ def answer_reply(answer: Answer, *, offset: int = 0) -> Reply:
     searched = f"Searched {n:,} article{'s' * (n != 1)} in {answer.took_ms:.0f} ms"
     # Titles and footers take what they take; the quotes share the rest of the 6000.
     overhead = len(searched) + 1 + sum(
-        len(shorten(f"{offset + i + 1}. {q.title}", TITLE)) + len(attribution(q))
+        len(shorten(f"{offset + i + 1}. {q.title}", TITLE)) + len(footer(q))
         for i, q in enumerate(shown)
     )
     room = (TOTAL - overhead) // len(shown)

@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .analyze import stem, words
-from .models import Quote
+from .analyze import WORD, stem, words
+from .models import Copy, Quote
 from .passages import sentences, unpack
 
 MIN_COVERAGE = 0.4
@@ -236,23 +236,51 @@ def score_sentences(
     return out
 
 
-def choose(candidates: list[Candidate], *, per_article: int = 1) -> list[Candidate]:
-    """The candidates to quote, best first, at most ``per_article`` from one article."""
+_DATELINE = re.compile(r"[^-–—:\n]{1,60}?\s?[-–—:]\s")
+"""What a wire copy puts before its first sentence: "WASHINGTON (Reuters) - ", "KYIV (AP) — ",
+"LONDON: " (capitalised words only)."""
+
+
+def _keys(text: str) -> set[str]:
+    """The sentence's words (case, punctuation and spacing aside), with and without a dateline:
+    two sentences sharing a key are copies of one another."""
+    keys = {" ".join(WORD.findall(text.casefold()))}
+    m = _DATELINE.match(text)
+    prefix = text[: m.end()].split() if m else []
+    if 0 < len(prefix) <= 7 and not any(w[0].islower() for w in prefix):  # not "The deal - "
+        rest = WORD.findall(text[m.end() :].casefold())
+        if len(rest) >= 4:
+            keys.add(" ".join(rest))
+    return keys - {""}
+
+
+def choose(
+    candidates: list[Candidate], *, per_article: int = 1
+) -> list[tuple[Candidate, list[Candidate]]]:
+    """The candidates to quote, best first, at most ``per_article`` from one article, each with
+    its copies: the same sentence in other articles (syndicated copies of the story) is not
+    quoted again but listed with the first."""
     taken: dict[int, int] = {}
-    texts: set[str] = set()
-    out = []
+    copies_of: dict[str, list[Candidate]] = {}
+    out: list[tuple[Candidate, list[Candidate]]] = []
     for c in candidates:
         if taken.get(c.article_id, 0) >= per_article:
             continue
-        if c.text in texts:  # the same sentence in a syndicated copy of the story
+        keys = _keys(c.text)
+        copies = next((copies_of[k] for k in keys if k in copies_of), None)
+        if copies is not None:
+            if all(c.article_id != other.article_id for other in copies):
+                copies.append(c)
             continue
-        texts.add(c.text)
         taken[c.article_id] = taken.get(c.article_id, 0) + 1
-        out.append(c)
-    return out
+        copies = [c]
+        out.append((c, copies))
+        for k in keys:
+            copies_of[k] = copies
+    return [(c, copies[1:]) for c, copies in out]
 
 
-def to_quote(c: Candidate) -> Quote:
+def to_quote(c: Candidate, copies: Iterable[Candidate] = ()) -> Quote:
     r = c.row
     return Quote(
         text=c.text,
@@ -266,6 +294,11 @@ def to_quote(c: Candidate) -> Quote:
         end=c.end,
         score=round(c.score, 4),
         matched_terms=c.matched,
+        also=tuple(
+            Copy(o.article_id, o.row["title"], o.row["publisher"], o.row["published"],
+                 o.row["url"])
+            for o in copies
+        ),
     )
 
 

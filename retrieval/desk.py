@@ -127,7 +127,7 @@ class Desk:
             candidates = score_sentences(question, terms, weights(n_docs, dfs), ranked)
             chosen = choose(candidates, per_article=per_article)
         page = chosen[offset : offset + k]
-        quotes = tuple(to_quote(c) for c in page)
+        quotes = tuple(to_quote(c, copies) for c, copies in page)
         return Answer(
             question=question,
             quotes=quotes,

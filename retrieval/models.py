@@ -47,6 +47,17 @@ class Passage:
 
 
 @dataclass(frozen=True)
+class Copy:
+    """Another article that carries the same sentence: a syndicated copy of the story."""
+
+    article_id: int
+    title: str
+    publisher: str | None
+    published: str | None
+    url: str | None
+
+
+@dataclass(frozen=True)
 class Quote:
     """A verbatim span of one article, with where it came from and why it was picked."""
 
@@ -61,6 +72,8 @@ class Quote:
     end: int
     score: float
     matched_terms: tuple[str, ...] = ()
+    also: tuple[Copy, ...] = ()
+    """Other articles with the same sentence (give or take a dateline), not quoted again."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +91,9 @@ class Answer:
         return {
             "question": self.question,
             "quotes": [
-                {**asdict(q), "matched_terms": list(q.matched_terms)} for q in self.quotes
+                {**asdict(q), "matched_terms": list(q.matched_terms),
+                 "also": [asdict(c) for c in q.also]}
+                for q in self.quotes
             ],
             "searched": {"articles": self.searched_articles, "passages": self.searched_passages},
             "took_ms": round(self.took_ms, 3),

@@ -35,6 +35,11 @@ def attribution(q: Quote) -> str:
     return " · ".join(parts)
 
 
+def copies(q: Quote) -> str:
+    """Where else the quoted sentence appears: "Beta Wire, Gamma Post" (publishers, else titles)."""
+    return ", ".join(c.publisher or c.title for c in q.also)
+
+
 def no_answer(answer: Answer) -> str:
     return (
         f"No answer found in {plural(answer.searched_articles, 'article')}. "
@@ -56,6 +61,9 @@ def render_answer(answer: Answer, *, color: bool = False, offset: int = 0) -> st
         lines.append(f"   — {attribution(q)}")
         if q.url:
             lines.append(f"     {q.url}")
+        if q.also:
+            lines.append(textwrap.fill(f"also in {copies(q)}", width=100, initial_indent="     ",
+                                       subsequent_indent="     "))
         lines.append(f"     article {q.article_id}, characters {q.start}-{q.end}, "
                      f"score {q.score:.2f}")
         lines.append("")

@@ -3,7 +3,8 @@
 import pytest
 
 from retrieval import QuestionError
-from retrieval.analyze import query_terms
+from retrieval.analyze import WORD, query_terms
+from retrieval.render import render_answer
 
 SAMPLE_QUESTIONS = [
     ("who claimed Iran is supplying drones?", "the United States has claimed"),
@@ -97,9 +98,60 @@ def test_answer_json_schema(sample_desk):
     assert set(d["searched"]) == {"articles", "passages"}
     assert set(d["quotes"][0]) == {
         "text", "title", "publisher", "author", "published", "url", "article_id", "start", "end",
-        "score", "matched_terms",
+        "score", "matched_terms", "also",
     }
     assert "claimed" in d["quotes"][0]["matched_terms"]
+    assert d["quotes"][0]["also"] == []
+
+
+STORY = ("Iran will supply hundreds of drones to Russia, the United States has claimed. "
+         "The drones could be delivered within weeks, officials said.")
+
+
+def test_a_syndicated_copy_is_listed_with_the_quote_not_quoted_again(desk):
+    """Wire copies differ by a dateline, quote marks or case: one quote, the copies under it."""
+    from retrieval import Article
+
+    copies = [
+        Article(title="Iran to arm Russia", text=STORY, url="https://a.example/1",
+                publisher="Alpha News", published="2022-07-13"),
+        Article(title="US: Iran to send drones", text="WASHINGTON (Reuters) - " + STORY.replace(
+            "United States", "united states"), url="https://b.example/1", publisher="Beta Wire"),
+        Article(title="Drones for Russia", text="KYIV — " + STORY.replace(",", " ,"),
+                url="https://c.example/1", publisher="Gamma Post"),
+        Article(title="No drones after all", text="Iran will not supply hundreds of drones to "
+                "Russia, the United States has claimed. Officials said so.", publisher="Delta"),
+    ]
+    desk.ingest(copies)
+    answer = desk.ask("Who claimed Iran will supply drones to Russia?", k=5)
+    first = answer.quotes[0]
+    assert first.text.endswith("the United States has claimed.")
+    others = [first.publisher, *(c.publisher for c in first.also)]
+    assert sorted(others) == ["Alpha News", "Beta Wire", "Gamma Post"]
+    words = " ".join(WORD.findall(first.text.lower()))
+    for c in first.also:  # each copy does carry the sentence, give or take case and commas
+        assert words in " ".join(WORD.findall(desk.article(c.article_id).text.lower()))
+    assert "Delta" in [q.publisher for q in answer.quotes[1:]]  # "will not" is another claim
+    assert answer.to_dict()["quotes"][0]["also"][0]["url"].startswith("https://")
+    printed = render_answer(answer)  # what `newsdesk ask` prints
+    assert f"also in {', '.join(c.publisher for c in first.also)}" in printed
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("Iran will supply drones, he said.", "IRAN will supply drones , he said", True),
+        ("LONDON: Officials said the talks had ended.", "Officials said the talks had ended.",
+         True),
+        ("Iran will supply drones to Russia.", "Iran will not supply drones to Russia.", False),
+        ("The deal - worth $5bn - was signed.", "worth 5bn was signed", False),
+        ("Pro-Russian forces advanced on Monday.", "Russian forces advanced on Monday.", False),
+    ],
+)
+def test_copies_of_a_sentence(a, b, same):
+    from retrieval.answer import _keys
+
+    assert bool(_keys(a) & _keys(b)) is same
 
 
 def test_one_quote_per_article_unless_asked(sample_desk):

@@ -34,7 +34,7 @@ from bot.formatting import (
 )
 from bot.permissions import guild_collection, is_admin, readable, writable
 from bot.ratelimit import RateLimiter
-from retrieval.models import Answer, Article, Quote, Stats
+from retrieval.models import Answer, Article, Copy, Quote, Stats
 
 SAMPLE_URL = "https://www.middleeastmonitor.com/20220713-iran-to-supply-russia-with-drones/"
 SENTENCE = (
@@ -152,6 +152,16 @@ def test_answer_reply() -> None:
     assert reply.more is True
 
 
+def test_answer_reply_lists_the_copies_of_a_quote_under_it() -> None:
+    also = (Copy(7, "US: Iran to send drones", "Beta Wire", None, "https://b.example/1"),
+            Copy(9, "Drones for Russia", None, "2022-07-14", None))
+    reply = answer_reply(answer(quote(also=also)))
+    assert reply.embeds[0].footer.text.split("\n")[:2] == [
+        "Middle East Monitor · 2022-07-13", "also in Beta Wire, Drones for Russia"
+    ]
+    assert reply.links == [("Middle East Monitor", SAMPLE_URL)]
+
+
 def test_answer_reply_numbers_a_later_page_from_the_offset() -> None:
     reply = answer_reply(answer(quote(), quote(article_id=2, url=None), searched=12), offset=3)
     assert [e.title.split(".")[0] for e in reply.embeds] == ["4", "5"]
@@ -177,7 +187,8 @@ def test_answer_reply_fits_discord_limits_whatever_the_metadata(count: int) -> N
     text = "The marmalade " + " ".join(f"word{i}" for i in range(2000)) + " ends here."
     quotes = [
         quote(text=text, title="T" * 300, publisher="P" * 500, author="A" * 3000,
-              article_id=i, url=f"https://example.org/{i}")
+              article_id=i, url=f"https://example.org/{i}",
+              also=tuple(Copy(j, "C" * 300, "W" * 500, None, None) for j in range(40)))
         for i in range(count)
     ]
     reply = answer_reply(answer(*quotes, question="what about the marmalade?", searched=99))
