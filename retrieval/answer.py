@@ -25,6 +25,10 @@ SMOOTHING = 1.0
 """Added to every term's IDF, so that on a small corpus (where IDF is near zero for most terms)
 coverage still means 'how much of the question', not noise."""
 
+MIN_MATCH = 0.55
+"""The best passage's BM25 score as a share of the question's total IDF: below it no passage
+matches enough of the question for any of its sentences to answer it."""
+
 TYPE_BONUS = 0.2
 TITLE_MATCH = 0.7
 """A question term found in the article's title but not in the sentence counts this much."""
@@ -99,11 +103,23 @@ def weights(n_docs: int, doc_freqs: dict[str, int]) -> dict[str, float]:
     """Each term's weight in coverage: smoothed Lucene IDF. A term no passage has counts as
     rare (document frequency 1): it cannot be matched, so it should lower coverage, not
     dominate it."""
-    n = max(n_docs, 1)
-    return {
-        t: SMOOTHING + math.log(1 + (n - max(df, 1) + 0.5) / (max(df, 1) + 0.5))
-        for t, df in doc_freqs.items()
-    }
+    return {t: SMOOTHING + idf(n_docs, df) for t, df in doc_freqs.items()}
+
+
+def idf(n_docs: int, df: int) -> float:
+    """Lucene's IDF, as BM25 scores use it (a term no passage has counts as found once)."""
+    n, df = max(n_docs, 1), max(df, 1)
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def match_share(best_score: float, n_docs: int, doc_freqs: dict[str, int]) -> float:
+    """How much of the question the best passage matches: its BM25 score over the sum of the
+    question terms' IDF (Lucene's, as in the score). Coverage judges one sentence; this judges
+    whether the articles hold the question's subject at all. Words no article has are left
+    out: they may be the asker's wording ("gave" for "supplied"), and names no article has
+    are ``missing_names``' to catch."""
+    total = sum(idf(n_docs, df) for df in doc_freqs.values() if df)
+    return best_score / total if total else 0.0
 
 
 def names(text: str) -> set[str]:

@@ -17,7 +17,16 @@ from pathlib import Path
 from typing import IO
 
 from .analyze import query_terms
-from .answer import choose, missing_names, names, score_sentences, to_quote, weights
+from .answer import (
+    MIN_MATCH,
+    choose,
+    match_share,
+    missing_names,
+    names,
+    score_sentences,
+    to_quote,
+    weights,
+)
 from .errors import NewsdeskError, NotFoundError, QuestionError
 from .index import IndexBusyError, TantivyIndex
 from .models import GLOBAL, Answer, Article, IngestResult, IngestSummary, Stats
@@ -123,6 +132,8 @@ class Desk:
         n_docs, dfs = self.engine.doc_freqs(terms)
         if self._missing_names(question, dfs, collections):
             chosen = []  # the articles never mention who or what the question is about
+        elif not hits or match_share(hits[0].score, n_docs, dfs) < MIN_MATCH:
+            chosen = []  # no passage holds enough of the question to answer it
         else:
             candidates = score_sentences(question, terms, weights(n_docs, dfs), ranked)
             chosen = choose(candidates, per_article=per_article)

@@ -169,3 +169,13 @@ def test_passages_stored_before_sentence_offsets_are_split_when_asked(sample_des
     with sample_desk.store.write():
         sample_desk.store.db.execute("update passages set sentences = null")
     assert sample_desk.ask(question, k=3, per_article=3).quotes == packed
+
+
+def test_match_share_is_the_best_score_over_the_question_idf_of_words_the_articles_have():
+    from retrieval.answer import idf, match_share
+
+    dfs = {"drone": 10, "iran": 100, "gave": 0}  # no article says "gave": left out
+    total = idf(1000, 10) + idf(1000, 100)
+    assert match_share(total / 2, 1000, dfs) == pytest.approx(0.5)
+    assert match_share(1.0, 1000, {"gave": 0}) == 0.0
+
