@@ -299,11 +299,11 @@ class Store:
 
     def outbox(self, limit: int = 5000, *, up_to: int | None = None) -> list[tuple[int, int]]:
         """Pending (outbox id, article id) pairs, oldest first (ids ``<= up_to`` if given)."""
-        bound = "" if up_to is None else f"where id <= {int(up_to)}"
+        bound, params = ("", [limit]) if up_to is None else ("where id <= ?", [up_to, limit])
         return [
             (r[0], r[1])
             for r in self.db.execute(
-                f"select id, article_id from index_outbox {bound} order by id limit ?", [limit]
+                f"select id, article_id from index_outbox {bound} order by id limit ?", params
             )
         ]
 
