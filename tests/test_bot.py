@@ -496,6 +496,34 @@ def test_an_admin_ingests_a_file_and_it_is_answered_in_that_server(newsroom):
     assert_alive(newsroom.bot)
 
 
+KEEPERS = """---
+title: Keepers return to Skerry Rock
+publisher: {publisher}
+url: https://{host}/keepers
+date: 2026-04-03
+---
+{dateline}Two keepers will live on the Skerry Rock lighthouse again from May, the harbour board
+said on Thursday.
+"""
+
+
+def test_a_wire_copy_of_a_quoted_sentence_is_listed_under_it_not_quoted_again(newsroom):
+    standin = newsroom.standin
+    for publisher, host, dateline in (("Harbour Herald", "harbour.example", ""),
+                                      ("Isles Wire", "isles.example", "KIRKWALL (Isles Wire) - ")):
+        text = KEEPERS.format(publisher=publisher, host=host, dateline=dateline)
+        _, reply = ingest_file(standin, f"keepers-{host}.md", text.encode(), user=EDITOR)
+        assert reply.content.startswith("✅ added"), reply.content
+
+    answer = ask(standin, "when will keepers live on Skerry Rock lighthouse again?",
+                 guild_id=GUILD_ID)
+    assert quoted(answer).count("Two keepers will live on the Skerry Rock lighthouse") == 1
+    byline, also = answer.embeds[0]["footer"]["text"].split("\n")[:2]
+    assert {byline.split(" · ")[0], also.removeprefix("also in ")} == {
+        "Harbour Herald", "Isles Wire"}
+    assert_alive(newsroom.bot)
+
+
 def test_a_member_who_may_not_manage_the_server_cannot_ingest(newsroom):
     standin = newsroom.standin
     data = FERRY.replace(b"Night ferry", b"Ghost ferry").replace(b"night ferry", b"ghost barge")
