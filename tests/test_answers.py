@@ -179,3 +179,26 @@ def test_match_share_is_the_best_score_over_the_question_idf_of_words_the_articl
     assert match_share(total / 2, 1000, dfs) == pytest.approx(0.5)
     assert match_share(1.0, 1000, {"gave": 0}) == 0.0
 
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Iranian drones: Iran's supplies. Misupplied, SUPPLIERS of drone-parts.",
+        "İstanbul said Iranian drones: Iran's supplies. Misupplied, SUPPLIERS of drone-parts.",
+    ],
+    ids=["ascii", "lowercasing-changes-length"],
+)
+def test_question_terms_are_found_only_as_whole_words_of_any_case(text):
+    from retrieval.answer import _Matcher
+
+    matcher = _Matcher({"iran", "suppli", "drone"})
+    found = [(text[s:e], term) for s, e, term, _ in matcher.matches(text)]
+    assert found == [
+        ("Iranian", "iran"),
+        ("drones", "drone"),
+        ("Iran", "iran"),
+        ("supplies", "suppli"),
+        ("SUPPLIERS", "suppli"),
+        ("drone", "drone"),
+    ]
