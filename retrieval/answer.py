@@ -224,13 +224,18 @@ def score_sentences(
     kind = question_type(question)
     matcher = _Matcher(set(terms))
     seen: set[tuple[int, int]] = set()
+    titles: dict[int, set[str]] = {}
     out: list[Candidate] = []
     for row, passage_score in rows:
         text = row["text"]
         hits = matcher.matches(text)
         if not hits:
             continue
-        in_title = {t for _, _, t, _ in matcher.matches(row["title"] or "")}
+        in_title = titles.get(row["article_id"])
+        if in_title is None:  # an article's passages share its title: match it once
+            in_title = titles[row["article_id"]] = {
+                t for _, _, t, _ in matcher.matches(row["title"] or "")
+            }
         packed = row.get("sentences")
         spans = unpack(packed) if packed else sentences(text)
         groups = _by_sentence(text, spans, hits)
