@@ -175,6 +175,7 @@ class Store:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
         self.db = sqlite_utils.Database(conn)
+        self._collections: tuple[tuple[int, int], list[dict]] | None = None
         try:
             self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
@@ -378,8 +379,17 @@ class Store:
         )
         return [(r[0], r[1]) for r in rows]
 
+    def version(self) -> tuple[int, int]:
+        """Equal versions mean no connection wrote in between (other connections' commits move
+        ``data_version``, this one's ``total_changes``): what was read may be reused."""
+        return self.db.execute("PRAGMA data_version").fetchone()[0], self.db.conn.total_changes
+
     def stats(self, collections: list[str] | None = None) -> Stats:
-        rows = list(self.db.query("select * from collections where articles > 0 order by name"))
+        version = self.version()
+        if self._collections is None or self._collections[0] != version:
+            rows = self.db.query("select * from collections where articles > 0 order by name")
+            self._collections = (version, list(rows))
+        rows = self._collections[1]
         if collections is not None:
             rows = [r for r in rows if r["name"] in collections]
         return Stats(

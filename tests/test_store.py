@@ -124,6 +124,21 @@ def test_remove_by_id_and_url(desk):
     assert_consistent(desk)
 
 
+def test_counts_follow_writes_by_this_and_other_connections(db_path):
+    reader, writer = Store(db_path), Store(db_path)
+    try:
+        assert reader.stats().articles == 0
+        writer.save_all([(article(1), passages(article(1).text))])
+        assert reader.stats().articles == 1  # another connection's commit
+        reader.save_all([(article(2), passages(article(2).text))])
+        assert reader.stats().articles == 2  # its own
+        assert reader.stats(["global"]).articles == 2
+        assert reader.stats(["guild:1"]).articles == 0
+    finally:
+        reader.close()
+        writer.close()
+
+
 def test_collections_keep_articles_apart(desk):
     desk.ingest([article(1)], collection="guild:1")
     desk.ingest([article(2, text="Another story about drones entirely. Yes.")],
