@@ -17,11 +17,16 @@ from discord.ext import commands
 from retrieval import Desk, NewsdeskError
 
 from .config import BotSettings
+from .formatting import asked_in
 from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS = ("bot.cogs.ask", "bot.cogs.messages", "bot.cogs.admin")
+
+
+def _question_id(question: str) -> str:
+    return hashlib.sha1(question.encode()).hexdigest()[:12]
 
 
 async def apologise(interaction: discord.Interaction, error: BaseException) -> None:
@@ -97,11 +102,23 @@ class NewsdeskBot(commands.Bot):
 
     def remember(self, question: str) -> str:
         """A short id for a question, for buttons (custom ids hold at most 100 characters)."""
-        qid = hashlib.sha1(question.encode()).hexdigest()[:12]
+        qid = _question_id(question)
         self.questions[qid] = question
         while len(self.questions) > 5000:
             self.questions.pop(next(iter(self.questions)))
         return qid
+
+    def recall(self, qid: str, message: discord.Message | None) -> str | None:
+        """The question behind a button's id: remembered, or else (after a restart, or once
+        forgotten) read back from the answer the button is under, if its id proves it is the
+        same question."""
+        question = self.questions.get(qid)
+        if question is None and message is not None:
+            shown = asked_in(message.content or "")
+            if shown and _question_id(shown) == qid:
+                question = shown
+                self.remember(question)
+        return question
 
     # -- command registration ----------
 

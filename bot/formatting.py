@@ -31,6 +31,9 @@ names, and the footers of all the quotes share the 6000 characters of a message'
 ALSO = 80
 """Characters of "also in ..." (the other publishers of a syndicated sentence) under a quote."""
 
+QUESTION = "**Q:** "
+"""How an answer message begins: the question, so that a reader sees what was asked."""
+
 _SENTENCE_END = re.compile(r"[.!?…][”\"’')\]]*\s")
 
 
@@ -49,6 +52,15 @@ def shorten(text: str, limit: int) -> str:
 def safe(text: str) -> str:
     """Text shown as it is: no Markdown, links or mentions can come out of it."""
     return escape_markdown(text, as_needed=False).replace("@", "@\u200b")
+
+
+def asked_in(content: str) -> str | None:
+    """The question an answer message shows on its first line, with ``safe``'s escapes taken
+    out. Escaping can lose a character's difference, so it is a guess that the caller checks."""
+    first = content.partition("\n")[0]
+    if not first.startswith(QUESTION):
+        return None
+    return re.sub(r"\\(.)", r"\1", first.removeprefix(QUESTION).replace("@\u200b", "@"))
 
 
 def highlight(text: str, terms: list[str]) -> str:
@@ -106,7 +118,7 @@ def answer_reply(answer: Answer, *, offset: int = 0) -> Reply:
     if not answer.quotes:
         n = answer.searched_articles
         return Reply(
-            content=f"**Q:** {question}\nNo answer found in {n:,} article{'s' * (n != 1)}. "
+            content=f"{QUESTION}{question}\nNo answer found in {n:,} article{'s' * (n != 1)}. "
             "Try other words, or fewer of them; `/stats` shows what I have."
         )
     terms = query_terms(answer.question)
@@ -126,7 +138,7 @@ def answer_reply(answer: Answer, *, offset: int = 0) -> Reply:
         for i, q in enumerate(answer.quotes)
         if (url := link(q.url))
     ]
-    return Reply(content=f"**Q:** {question}", embeds=embeds, links=links, more=answer.more)
+    return Reply(content=f"{QUESTION}{question}", embeds=embeds, links=links, more=answer.more)
 
 
 def article_reply(article: Article, start: int | None = None, end: int | None = None) -> Reply:

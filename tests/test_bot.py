@@ -443,6 +443,34 @@ def test_more_quotes_shows_the_next_page_and_context_shows_the_article(newsroom)
     assert_alive(newsroom.bot)
 
 
+def test_more_quotes_under_an_answer_from_before_a_restart_still_pages(
+    standin, run_bot, tmp_path
+):
+    env = {"NEWSDESK_DB": str(tmp_path / "newsdesk.db")}
+    prefill(tmp_path / "newsdesk.db")
+    bot = run_bot(standin, env=env)
+    first = ask(standin, "lighthouse keeper", guild_id=GUILD_ID)
+    more = next(b for b in buttons(first) if b.get("label") == "More quotes")
+    assert bot.stop() == 0
+    again = run_bot(standin, env=env)  # remembers no question: it reads it off the answer
+
+    shown = standin.message(first.message_id)
+    content, shown["content"] = shown["content"], "**Q:** lighthouse"  # as if edited
+    click = standin.send_component_interaction(more["custom_id"], first.message_id)
+    callback = click.wait_for_callback()
+    assert (callback.json["type"], callback.json["data"]["flags"]) == (4, EPHEMERAL)
+    refused = reply_to(click)
+    assert refused.content == "That answer is too old to page through: ask again."
+
+    shown["content"] = content
+    click = standin.send_component_interaction(more["custom_id"], first.message_id)
+    deferred(click)
+    second = reply_to(click)
+    assert [e["title"][:2] for e in second.embeds] == ["4.", "5."]
+    assert not set(quoted(first).splitlines()) & set(quoted(second).splitlines())
+    assert_alive(again, standin.token)
+
+
 def plain_bold(markdown: str) -> str:
     """Markdown with its escapes removed but its bold markers kept."""
     return re.sub(r"\\(.)", r"\1", markdown)

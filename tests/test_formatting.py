@@ -24,6 +24,7 @@ from bot.formatting import (
     TOTAL,
     answer_reply,
     article_reply,
+    asked_in,
     attribution,
     highlight,
     link,
@@ -177,6 +178,19 @@ def test_answer_reply_without_quotes_escapes_the_question() -> None:
         "what I have."
     )
     assert reply.embeds == []
+
+
+@pytest.mark.parametrize("question", [
+    "who claimed Iran is *supplying* drones?",
+    "what did @everyone say about __init__ and `code`?",
+    "> is ~~this~~ a ||spoiler|| or [a link](https://example.org/a_b)?",
+    r"what does C:\temp\*.txt hold?",
+])
+def test_the_question_can_be_read_back_from_the_answer_that_shows_it(question: str) -> None:
+    reply = answer_reply(answer(quote(), question=question, more=True))
+    assert reply.content != question  # escaped as shown
+    assert asked_in(reply.content) == question
+    assert asked_in("Something went wrong (ref 1234abcd).") is None
 
 
 @pytest.mark.parametrize("count", [1, 3, 10])

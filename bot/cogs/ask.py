@@ -74,7 +74,7 @@ class MoreQuotes(discord.ui.DynamicItem[discord.ui.Button],
 
     async def callback(self, interaction: discord.Interaction) -> None:
         bot = interaction.client
-        question = bot.questions.get(self.qid)
+        question = bot.recall(self.qid, interaction.message)
         if question is None:
             await interaction.response.send_message(
                 "That answer is too old to page through: ask again.", ephemeral=True)
