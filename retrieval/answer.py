@@ -302,6 +302,15 @@ def _keys(text: str) -> set[str]:
     return keys - {""}
 
 
+def _tail(text: str) -> tuple[str, ...]:
+    """The sentence's last two words: copies share them (a dateline is at the other end), and
+    they cost less to find than ``_keys``, so only sentences that share them are compared."""
+    tail = WORD.findall(text[-60:].casefold())
+    if len(text) > 60 and len(tail) < 3:  # the cut may have split the first of the last two
+        tail = WORD.findall(text.casefold())
+    return tuple(tail[-2:])
+
+
 def choose(
     candidates: list[Candidate], *, per_article: int = 1
 ) -> list[tuple[Candidate, list[Candidate]]]:
@@ -309,13 +318,20 @@ def choose(
     its copies: the same sentence in other articles (syndicated copies of the story) is not
     quoted again but listed with the first."""
     taken: dict[int, int] = {}
-    copies_of: dict[str, list[Candidate]] = {}
+    by_tail: dict[tuple[str, ...], list[tuple[Candidate, list[Candidate]]]] = {}
+    keys: dict[tuple[int, int], set[str]] = {}
+
+    def keys_of(c: Candidate) -> set[str]:
+        if (c.article_id, c.start) not in keys:
+            keys[c.article_id, c.start] = _keys(c.text)
+        return keys[c.article_id, c.start]
+
     out: list[tuple[Candidate, list[Candidate]]] = []
     for c in candidates:
         if taken.get(c.article_id, 0) >= per_article:
             continue
-        keys = _keys(c.text)
-        copies = next((copies_of[k] for k in keys if k in copies_of), None)
+        rivals = by_tail.setdefault(_tail(c.text), [])
+        copies = next((cs for q, cs in rivals if keys_of(c) & keys_of(q)), None)
         if copies is not None:
             if all(c.article_id != other.article_id for other in copies):
                 copies.append(c)
@@ -323,8 +339,7 @@ def choose(
         taken[c.article_id] = taken.get(c.article_id, 0) + 1
         copies = [c]
         out.append((c, copies))
-        for k in keys:
-            copies_of[k] = copies
+        rivals.append((c, copies))
     return [(c, copies[1:]) for c, copies in out]
 
 
