@@ -94,7 +94,8 @@ class TantivyIndex:
         if collections is not None:
             body = q.boolean_query([(o.Must, body), (o.Must, self._allowed(collections))])
         searcher = self.index.searcher()
-        hits = searcher.search(body, limit).hits
+        # count=False: a total of matches would make tantivy visit every one of them.
+        hits = searcher.search(body, limit, count=False).hits
         return [Hit(searcher.doc(addr)["passage_id"][0], score) for score, addr in hits]
 
     def _allowed(self, collections: list[str]) -> tantivy.Query:
@@ -111,7 +112,8 @@ class TantivyIndex:
         found = set()
         for t in terms:
             term = q.term_query(self.schema, "body", t)
-            if searcher.search(q.boolean_query([(o.Must, term), (o.Must, allowed)]), 1).hits:
+            both = q.boolean_query([(o.Must, term), (o.Must, allowed)])
+            if searcher.search(both, 1, count=False).hits:
                 found.add(t)
         return found
 
