@@ -172,15 +172,12 @@ class _Matcher:
         self.terms = terms
         self.memo: dict[str, tuple[str | None, float]] = {}
         self.prefixes = sorted({t[: max(2, len(t) - 1)] for t in terms})
-        self.pattern = re.compile(  # for texts whose length lowercasing changes (rare)
-            r"(?<![^\W_])(?:" + "|".join(map(re.escape, self.prefixes)) + r")[^\W_]*",
-            re.IGNORECASE,
-        )
 
     def _words(self, text: str) -> list[tuple[int, int]]:
         low = text.lower()
-        if len(low) != len(text):
-            return sorted(m.span() for m in self.pattern.finditer(text))
+        if len(low) != len(text):  # offsets would not line up: the slow way (rare)
+            pattern = r"(?<![^\W_])(?:" + "|".join(map(re.escape, self.prefixes)) + r")[^\W_]*"
+            return [m.span() for m in re.finditer(pattern, text, re.IGNORECASE)]
         starts = set()
         for prefix in self.prefixes:
             i = low.find(prefix)
