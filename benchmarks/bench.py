@@ -754,7 +754,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                    help="Reuters-21578 JSONL, or 'none' to skip (default: %(default)s)")
     p.add_argument("--repeat", type=int, default=3,
                    help="runs per figure, the median is reported (default: %(default)s)")
-    p.add_argument("--questions", type=int, default=50,
+    p.add_argument("--questions", type=int, default=300,
                    help="questions per corpus, the same for both engines (default: %(default)s)")
     p.add_argument("--warmup", type=int, default=10,
                    help="questions asked before timing starts (default: %(default)s)")
