@@ -2,7 +2,7 @@
 
 The chain is tantivy's own (Unicode words, lowercase, English Snowball stemming), used natively by
 the tantivy index and called from Python for the rank-bm25 reference engine and for quote
-selection. Stop words stay in the index (phrases keep their positions) and are dropped only from
+selection. Stop words stay in the index (they count in a passage's length) and are dropped only from
 questions, together with the question words that carry no topic ("who", "how many", ...).
 """
 

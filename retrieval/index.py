@@ -50,7 +50,9 @@ def _schema() -> tantivy.Schema:
     sb.add_integer_field("article_id", indexed=True)
     sb.add_text_field("collection", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("title", tokenizer_name=TOKENIZER_NAME, index_option="freq")
-    sb.add_text_field("body", tokenizer_name=TOKENIZER_NAME)
+    # No positions (no phrase queries): the index is half the size, and a serving process maps
+    # less of it (resident memory at 1M passages, 300 questions: 275 -> 190 MB).
+    sb.add_text_field("body", tokenizer_name=TOKENIZER_NAME, index_option="freq")
     return sb.build()
 
 
@@ -73,7 +75,7 @@ class TantivyIndex:
         try:
             index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
         except (ValueError, OSError) as e:
-            log.warning("index at %s is unreadable (%s); rebuilding it", self.path, e)
+            log.warning("index at %s cannot be used (%s); rebuilding it", self.path, e)
             shutil.rmtree(self.path, ignore_errors=True)
             self.path.mkdir(parents=True)
             index = tantivy.Index(self.schema, path=str(self.path), reuse=False)

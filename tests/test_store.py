@@ -178,6 +178,25 @@ def test_missing_or_corrupt_index_is_rebuilt(db_path, caplog):
     assert "rebuild" in caplog.text
 
 
+def test_an_index_built_with_another_schema_is_rebuilt(db_path, caplog):
+    """An index from an earlier version (here: body with positions) is replaced, not misread."""
+    import tantivy
+
+    with Desk(db_path) as desk:
+        desk.ingest([article(i) for i in range(5)])
+    index_dir = db_path.with_suffix(".index")
+    shutil.rmtree(index_dir)
+    index_dir.mkdir()
+    sb = tantivy.SchemaBuilder()
+    sb.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
+    sb.add_text_field("body", tokenizer_name="raw")  # positions, another analyzer
+    tantivy.Index(sb.build(), path=str(index_dir))
+    with Desk(db_path) as desk:
+        assert_consistent(desk)
+        assert desk.ask("drones").quotes
+    assert "schema" in caplog.text and "rebuild" in caplog.text
+
+
 def test_export_then_ingest_reproduces_everything(sample_desk, tmp_path):
     sample_desk.ingest([article(7, author="A. Writer", published="2024-01-02")],
                        collection="guild:9")
