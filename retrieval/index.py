@@ -51,7 +51,7 @@ def _schema() -> tantivy.Schema:
     sb.add_text_field("collection", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("title", tokenizer_name=TOKENIZER_NAME, index_option="freq")
     # No positions (no phrase queries): the index is half the size, and a serving process maps
-    # less of it (resident memory at 1M passages, 300 questions: 275 -> 190 MB).
+    # less of it (serving at 1M passages, 300 questions in bench.py: 275 -> 211 MB resident).
     sb.add_text_field("body", tokenizer_name=TOKENIZER_NAME, index_option="freq")
     return sb.build()
 

@@ -188,7 +188,6 @@ def test_match_share_is_the_best_score_over_the_question_idf_of_words_the_articl
     assert match_share(1.0, 1000, {"gave": 0}) == 0.0
 
 
-
 @pytest.mark.parametrize(
     "text",
     [
