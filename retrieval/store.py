@@ -336,16 +336,23 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.db.query(
+        cursor = self.db.execute(
             f"""select p.id as passage_id, p.start, p."end", p.sentences, a.id as article_id,
                        a.collection,
-                       a.title, a.publisher, a.author, a.published, a.url,
-                       substr(a.text, p.start + 1, p."end" - p.start) as text
+                       a.title, a.publisher, a.author, a.published, a.url, a.text
                 from passages p join articles a on a.id = p.article_id
                 where p.id in ({marks})""",
             ids,
         )
-        return {r["passage_id"]: r for r in rows}
+        # The article's text, cut here: SQLite's substr() counts characters from the start of
+        # the text and took longer than reading the whole of it (0.094 -> 0.070 ms for 10).
+        columns = [c[0] for c in cursor.description]
+        out = {}
+        for values in cursor:
+            row = dict(zip(columns, values, strict=True))
+            row["text"] = row["text"][row["start"] : row["end"]]
+            out[row["passage_id"]] = row
+        return out
 
     def article(self, article_id: int) -> Article | None:
         row = self._one("select * from articles where id = ?", [article_id])

@@ -171,6 +171,18 @@ def test_one_quote_per_article_unless_asked(sample_desk):
     assert not {(q.start, q.end) for q in page2.quotes} & {(q.start, q.end) for q in many.quotes}
 
 
+def test_quotes_after_accents_emoji_and_astral_characters_are_verbatim(desk):
+    from retrieval import Article
+
+    lead = "Café owners in Zürich 🇺🇦 said “nothing” about it. 𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ça va. " * 12
+    text = lead + "Officials claimed Iran is supplying drones to Russia. The end."
+    desk.ingest([Article(title="Ünïcode", text=text, url="https://example.com/u")])
+    (quote,) = desk.ask("who claimed Iran is supplying drones?").quotes
+    article = desk.article(quote.article_id)
+    assert quote.text == "Officials claimed Iran is supplying drones to Russia."
+    assert article.text[quote.start : quote.end] == quote.text
+
+
 def test_passages_stored_before_sentence_offsets_are_split_when_asked(sample_desk):
     question = "who claimed Iran is supplying drones?"
     packed = sample_desk.ask(question, k=3, per_article=3).quotes
