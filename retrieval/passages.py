@@ -22,10 +22,15 @@ ABBREVIATIONS = frozenset(
     """.split()
 )
 
-_BOUNDARY = re.compile(
-    # The lookahead lets the scanner skip straight to characters that can end a sentence.
-    r"(?=[.!?…\n])(?:(?P<punct>[.!?…]+[”\"’'»)\]]*)(?P<space>\s+)|(?P<newline>\n))"
-)
+# Where a sentence may end: a line break, or terminal punctuation whose first character is
+# followed by "punct" (the rest of the run and any closing quotes) and "space". The character
+# class first lets the scanner skip in C to the characters that can end a sentence (a leading
+# lookahead, or alternatives that open with groups, make it try a match at every position).
+_AFTER_PUNCT = r"(?P<punct>[.!?…]*[”\"’'»)\]]*)(?P<space>\s+)"
+_BOUNDARY = re.compile(rf"[.!?…\n](?:(?<=\n)|{_AFTER_PUNCT})")
+_WRAPPED_BOUNDARY = re.compile(rf"[.!?…\n](?:(?<=\n)(?=[ \t]*\n)|(?<=[.!?…]){_AFTER_PUNCT})")
+"""In hard-wrapped text only a blank line ends a sentence at a line break: the scanner skips
+the other line breaks rather than the loop turning once for each."""
 _INITIALS = re.compile(r"^(?:[A-Za-z]\.)*[A-Za-z]$")
 _BLANK_LINE = re.compile(r"\n[ \t]*\n")
 _SPACE = re.compile(r"\s*")
@@ -103,9 +108,9 @@ def sentences(text: str) -> list[tuple[int, int]]:
             else:
                 spans.append((s, e))
 
-    for m in _BOUNDARY.finditer(text):
-        if m.group("newline") is not None:
-            pos = m.start()
+    for m in (_BOUNDARY if headlines else _WRAPPED_BOUNDARY).finditer(text):
+        pos = m.start()
+        if m.group("space") is None:  # a line break
             if _BLANK_LINE.match(text, pos) or (
                 headlines and _line_stands_alone(text, _SPACE.match(text, start).end(), pos)
             ):
@@ -116,14 +121,16 @@ def sentences(text: str) -> list[tuple[int, int]]:
         following = text[after : after + 1]
         if following and not _starts_sentence(following):
             continue
+        space = m.start("space")
         if (
             following
-            and m.group("punct") == "."
+            and space == pos + 1  # a lone full stop, no closing quote
+            and text[pos] == "."
             and "\n" not in m.group("space")
-            and _is_abbreviation(text, m.start())  # the costly test last
+            and _is_abbreviation(text, pos)  # the costly test last
         ):
             continue
-        close(m.end("punct"))
+        close(space)
         start = after
     close(len(text))
     return spans

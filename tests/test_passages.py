@@ -42,6 +42,20 @@ def test_hard_wrapped_wire_copy_is_not_split_at_line_ends():
     ]
 
 
+def test_hard_wrapped_copy_still_splits_at_blank_lines_and_closing_quotes():
+    # Hard-wrapped text has its own boundary pattern (line breaks only count when blank).
+    text = (
+        "A table of results follows\nwith no full stop at all\nin it\n  \nNEW YORK - "
+        "He said\nthe deal \"was done?!\" Then\nhe left.\n\nEnd"
+    )
+    assert split(text) == [
+        "A table of results follows\nwith no full stop at all\nin it",
+        "NEW YORK - He said\nthe deal \"was done?!\"",
+        "Then\nhe left.",
+        "End",
+    ]
+
+
 def test_overlong_sentences_are_cut_at_spaces():
     text = "word " * 1000
     spans = sentences(text)
