@@ -255,9 +255,25 @@ _DATE_FORMATS = ("%d-%b-%Y %H:%M:%S.%f", "%d-%b-%Y %H:%M:%S", "%d %B %Y", "%B %d
                  "%d %b %Y", "%b %d, %Y", "%a, %d %b %Y %H:%M:%S %z", "%Y/%m/%d")
 
 
+_WIRE_DATE = re.compile(
+    r"([0-9]{1,2})-([A-Za-z]{3})-([0-9]{4}) ([0-9]{2}):([0-9]{2}):([0-9]{2})\.([0-9]{1,6})"
+)
+"""The first of ``_DATE_FORMATS`` (Reuters' dates), read without ``strptime``: at ~10 us a call
+it was a tenth of the time bulk ingest of Reuters spent per article."""
+_MONTHS = {m: n for n, m in enumerate("jan feb mar apr may jun jul aug sep oct nov dec".split(), 1)}
+
+
 def normalise_date(raw: str) -> str:
     """ISO 8601 where the date can be read (Reuters' ``26-FEB-1987 15:01:01.79`` too)."""
     value = raw.strip()
+    wire = _WIRE_DATE.fullmatch(value)
+    if wire and wire[2].lower() in _MONTHS:
+        d, month, y, h, m, s, fraction = wire.groups()
+        try:
+            return datetime(int(y), _MONTHS[month.lower()], int(d), int(h), int(m), int(s),
+                            int(fraction.ljust(6, "0"))).isoformat()
+        except ValueError:
+            pass  # no such day or time: the formats below decide, as before
     try:
         return date.fromisoformat(value).isoformat()
     except ValueError:

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from retrieval.files import read_paths
+from retrieval.files import normalise_date, read_paths
 
 from .conftest import shared
 
@@ -160,3 +160,16 @@ def test_reuters_collection_ingests_as_it_is(desk):
     assert a.title == "BAHIA COCOA REVIEW"
     assert a.published == "1987-02-26T15:01:01.790000"
     assert desk.ask("Bahia cocoa harvest").quotes
+
+
+def test_reuters_dates_read_without_strptime_as_strptime_read_them():
+    # normalise_date reads these without strptime; what is no real date still falls through.
+    assert [normalise_date(d) for d in (
+        "26-FEB-1987 15:01:01.79", "1-mar-1987 01:30:29.50", "7-APR-1987 16:22:00.0",
+        "9-APR-1987 00:00:00.00", "3-MAR-1987  09:15:05.40", "26-FEB-1987 15:01:01",
+        "27-MAR-1987 00:03:35.68F", "31-APR-1987 10:00:00.00", "1-MAR-1987 24:00:00.00",
+    )] == [
+        "1987-02-26T15:01:01.790000", "1987-03-01T01:30:29.500000", "1987-04-07T16:22:00",
+        "1987-04-09T00:00:00", "1987-03-03T09:15:05.400000", "1987-02-26T15:01:01",
+        "27-MAR-1987 00:03:35.68F", "31-APR-1987 10:00:00.00", "1-MAR-1987 24:00:00.00",
+    ]
