@@ -23,10 +23,10 @@ ABBREVIATIONS = frozenset(
 )
 
 # Where a sentence may end: a line break, or terminal punctuation whose first character is
-# followed by "punct" (the rest of the run and any closing quotes) and "space". The character
-# class first lets the scanner skip in C to the characters that can end a sentence (a leading
+# followed by the rest of the run, any closing quotes and then "space". The character class
+# first lets the scanner skip in C to the characters that can end a sentence (a leading
 # lookahead, or alternatives that open with groups, make it try a match at every position).
-_AFTER_PUNCT = r"(?P<punct>[.!?…]*[”\"’'»)\]]*)(?P<space>\s+)"
+_AFTER_PUNCT = r"[.!?…]*[”\"’'»)\]]*(?P<space>\s+)"
 _BOUNDARY = re.compile(rf"[.!?…\n](?:(?<=\n)|{_AFTER_PUNCT})")
 _WRAPPED_BOUNDARY = re.compile(rf"[.!?…\n](?:(?<=\n)(?=[ \t]*\n)|(?<=[.!?…]){_AFTER_PUNCT})")
 """In hard-wrapped text only a blank line ends a sentence at a line break: the scanner skips
