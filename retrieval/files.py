@@ -267,10 +267,11 @@ def normalise_date(raw: str) -> str:
     """ISO 8601 where the date can be read (Reuters' ``26-FEB-1987 15:01:01.79`` too)."""
     value = raw.strip()
     wire = _WIRE_DATE.fullmatch(value)
-    if wire and wire[2].lower() in _MONTHS:
-        d, month, y, h, m, s, fraction = wire.groups()
+    month = _MONTHS.get(wire[2].lower()) if wire else None
+    if month:
+        d, _, y, h, m, s, fraction = wire.groups()
         try:
-            return datetime(int(y), _MONTHS[month.lower()], int(d), int(h), int(m), int(s),
+            return datetime(int(y), month, int(d), int(h), int(m), int(s),
                             int(fraction.ljust(6, "0"))).isoformat()
         except ValueError:
             pass  # no such day or time: the formats below decide, as before

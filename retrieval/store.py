@@ -336,7 +336,7 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        cursor = self.db.execute(
+        rows = self.db.query(
             f"""select p.id as passage_id, p.start, p."end", p.sentences, a.id as article_id,
                        a.collection,
                        a.title, a.publisher, a.author, a.published, a.url, a.text
@@ -344,14 +344,12 @@ class Store:
                 where p.id in ({marks})""",
             ids,
         )
-        # The article's text, cut here: SQLite's substr() counts characters from the start of
-        # the text and took longer than reading the whole of it (0.094 -> 0.070 ms for 10).
-        columns = [c[0] for c in cursor.description]
         out = {}
-        for values in cursor:
-            row = dict(zip(columns, values, strict=True))
-            row["text"] = row["text"][row["start"] : row["end"]]
-            out[row["passage_id"]] = row
+        for r in rows:
+            # The article's text, cut here: SQLite's substr() counts characters from the start
+            # of the text and took longer than reading the whole of it (0.094 -> 0.070 ms for 10).
+            r["text"] = r["text"][r["start"] : r["end"]]
+            out[r["passage_id"]] = r
         return out
 
     def article(self, article_id: int) -> Article | None:
