@@ -115,6 +115,9 @@ class Reply:
 
 def answer_reply(answer: Answer, *, offset: int = 0) -> Reply:
     question = safe(shorten(answer.question, 300))
+    if not answer.quotes and not answer.searched_articles:
+        return Reply(content=f"{QUESTION}{question}\nI have no articles to search here yet: an "
+                     "admin can add some with `/ingest`.")
     if not answer.quotes:
         n = answer.searched_articles
         return Reply(

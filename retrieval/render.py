@@ -41,6 +41,8 @@ def copies(q: Quote) -> str:
 
 
 def no_answer(answer: Answer) -> str:
+    if not answer.searched_articles:  # rewording will not help: say what will
+        return "No articles to search yet: add some with newsdesk ingest (a file, folder or URL)."
     return (
         f"No answer found in {plural(answer.searched_articles, 'article')}. "
         "Try other words, or fewer of them."

@@ -52,6 +52,13 @@ def test_first_ask_on_a_fresh_checkout_loads_the_sample(tmp_path):
     )
 
 
+def test_asking_an_empty_database_says_how_to_add_articles(tmp_path):
+    out = newsdesk("--db", str(tmp_path / "empty.db"), "ask", QUESTION, cwd=tmp_path).stdout
+    assert out.strip() == (
+        "No articles to search yet: add some with newsdesk ingest (a file, folder or URL)."
+    )
+
+
 def test_ask_json(tmp_path):
     db = str(tmp_path / "n.db")
     newsdesk("--db", db, "ingest", "-q", str(SAMPLE))

@@ -180,6 +180,15 @@ def test_answer_reply_without_quotes_escapes_the_question() -> None:
     assert reply.embeds == []
 
 
+def test_answer_reply_with_no_articles_to_search_points_to_ingest() -> None:
+    reply = answer_reply(answer(searched=0))
+    assert reply.content == (
+        "**Q:** who claimed Iran is supplying drones?\n"
+        "I have no articles to search here yet: an admin can add some with `/ingest`."
+    )
+    assert reply.embeds == [] and not reply.more
+
+
 @pytest.mark.parametrize("question", [
     "who claimed Iran is *supplying* drones?",
     "what did @everyone say about __init__ and `code`?",
