@@ -43,14 +43,10 @@ CANDIDATE_PASSAGES = 10
 through at one per article). 15 quoted no better on SQuAD (answer@3 0.795 against 0.793) and
 cost a third more time per question."""
 BATCH_PASSAGES = 5000
-"""Passages per store transaction; each batch is handed to the index writer once stored."""
-INDEX_PASSAGES = 50_000
-"""Passages between index commits during a bulk ingest (each stored batch is handed to the
-writer at once): what a question sees appear meanwhile. Each commit is a tantivy segment, and a
-search visits every segment: at 100k passages, 2 segments instead of 5 (a commit every 20,000)
-made `ask` 5% faster and the ingest 14-22%. A commit every 100,000 (1 segment) was 2% faster
-again but raised the peak memory of a 1M ingest to 412 MB (merging bigger segments); 275 at
-50,000, 218 at 20,000."""
+"""Passages per store transaction: what a question sees appear during a bulk ingest."""
+INDEX_PASSAGES = 20_000
+"""Passages stored before the index catches up: each catch-up is one tantivy commit (a new
+segment, later merged), so committing every store batch costs a third more index time."""
 
 
 class Desk:
@@ -188,10 +184,9 @@ class Desk:
     ) -> IngestSummary:
         """Store and index articles in batches; refusals from the source are passed through.
 
-        Each batch is one transaction (whole articles only), then handed to the index writer;
-        the index commits every few batches and at the end (the outbox replays whatever a crash
-        left uncommitted), so an interrupted ingest keeps every finished batch and re-running it
-        completes the rest.
+        Each batch is one transaction (whole articles only); the index catches up every few
+        batches and at the end (the outbox replays whatever a crash left unindexed), so an
+        interrupted ingest keeps every finished batch and re-running it completes the rest.
         """
         summary = IngestSummary()
 
@@ -209,7 +204,7 @@ class Desk:
         # thread reads, splits and stores the next batches.
         indexing: Future | None = None
         batch: list[tuple[Article, list[Span]]] = []
-        size = uncommitted = 0
+        size = unindexed = 0
         for item in items:
             if isinstance(item, IngestResult):
                 report(item)
@@ -224,11 +219,11 @@ class Desk:
             size += len(spans)
             if size >= BATCH_PASSAGES:
                 self._write(batch, by, report)
-                uncommitted += size
+                unindexed += size
                 batch, size = [], 0
-                commit = uncommitted >= INDEX_PASSAGES
-                indexing = self._index(indexing, up_to=self.store.outbox_max(), commit=commit)
-                uncommitted = 0 if commit else uncommitted
+                if unindexed >= INDEX_PASSAGES:
+                    indexing = self._index(indexing, up_to=self.store.outbox_max())
+                    unindexed = 0
         if batch:
             self._write(batch, by, report)
         self._index(indexing).result()
@@ -238,15 +233,11 @@ class Desk:
         for r in self.store.save_all(batch, by=by):
             report(r)
 
-    def _index(
-        self, indexing: Future | None, *, up_to: int | None = None, commit: bool = True
-    ) -> Future:
+    def _index(self, indexing: Future | None, *, up_to: int | None = None) -> Future:
         """Have the index catch up with what is stored, after the previous catch-up."""
         if indexing:
             indexing.result()  # one sync at a time; its errors surface here
-        return self._indexer.submit(
-            lambda: self.index.sync(self.store, up_to=up_to, commit=commit)
-        )
+        return self._indexer.submit(lambda: self.index.sync(self.store, up_to=up_to))
 
     def remove(self, ref: str, *, collections: list[str] | None = None) -> list[Article]:
         """Delete the articles with this id, URL or key; returns what was removed."""

@@ -31,7 +31,7 @@ WRITER_HEAP = 128_000_000
 LOCK_WAIT_S = 60.0
 WRITER_THREADS = 1
 BATCH = 10_000
-"""Outbox rows (articles) read and handed to the writer at a time (a sync commits once)."""
+"""Outbox rows (articles) applied per index commit."""
 
 
 class IndexBusyError(NewsdeskError):
@@ -68,8 +68,6 @@ class TantivyIndex:
         self._held: tantivy.IndexWriter | None = None
         self._sessions = 0
         self._stamp: tuple[int, int, int] | None = None
-        self._added = 0
-        """The last outbox id whose articles the held writer has but has not committed."""
         self.index = self._open()
 
     def _open(self) -> tantivy.Index:
@@ -181,7 +179,6 @@ class TantivyIndex:
                 self._sessions -= 1
                 if self._sessions == 0 and self._held is not None:
                     writer, self._held = self._held, None
-                    self._added = 0  # anything handed over but not committed goes with it
                     writer.wait_merging_threads()  # drops the writer and its lock
 
     @contextmanager
@@ -196,7 +193,6 @@ class TantivyIndex:
                 yield writer
             except BaseException:
                 writer.rollback()
-                self._added = 0  # what was added uncommitted is gone: the outbox replays it
                 raise
             finally:
                 if held is None:
@@ -219,38 +215,27 @@ class TantivyIndex:
             n += 1
         return n
 
-    def sync(
-        self, store: Store, *, wait: float = LOCK_WAIT_S, up_to: int | None = None,
-        commit: bool = True,
-    ) -> int:
+    def sync(self, store: Store, *, wait: float = LOCK_WAIT_S, up_to: int | None = None) -> int:
         """Replay the store's outbox into the index; returns how many articles were applied.
 
         ``up_to`` stops at that outbox id: a catch-up during a bulk ingest takes what was stored
         when it was asked for, rather than chasing the ingest (which would then wait for it).
-        ``commit=False`` (inside a ``session``) only hands the articles to the held writer, whose
-        threads index them while the ingest stores the next batch; the outbox keeps their rows
-        until a later sync commits, so a crash in between loses nothing.
         """
-        commit = commit or self._held is None  # a writer not held drops what it did not commit
-        pending = store.outbox(BATCH, after=self._added, up_to=up_to)
-        if not pending and not (commit and self._added):
-            return 0
         applied = 0
-        with self._writer(wait) as writer:
-            while pending:
+        while True:
+            pending = store.outbox(BATCH, up_to=up_to)
+            if not pending:
+                break
+            with self._writer(wait) as writer:
                 article_ids = sorted({a for _, a in pending})
                 for a in article_ids:
                     writer.delete_documents_by_term("article_id", a)
                 self._add(writer, store.index_rows(article_ids))
-                self._added = pending[-1][0]
-                applied += len(pending)
-                pending = store.outbox(BATCH, after=self._added, up_to=up_to)
-            if not commit:
-                return applied
-            writer.commit()
-            store.clear_outbox(self._added)
-            self._added = 0
-        self.index.reload()
+                writer.commit()
+            store.clear_outbox(pending[-1][0])
+            applied += len(pending)
+        if applied:
+            self.index.reload()
         return applied
 
     def rebuild(self, store: Store) -> int:
@@ -260,7 +245,6 @@ class TantivyIndex:
             writer.delete_all_documents()
             n = self._add(writer, store.index_rows())
             writer.commit()
-            self._added = 0
         store.clear_outbox(up_to)
         self.index.reload()
         return n

@@ -298,18 +298,13 @@ class Store:
 
     # -- the index outbox ---------------------------------------------------------------------
 
-    def outbox(
-        self, limit: int = 5000, *, after: int = 0, up_to: int | None = None
-    ) -> list[tuple[int, int]]:
-        """Pending (outbox id, article id) pairs, oldest first: ids above ``after``, and up to
-        ``up_to`` if given."""
-        last = (1 << 63) - 1 if up_to is None else up_to  # SQLite's largest integer
+    def outbox(self, limit: int = 5000, *, up_to: int | None = None) -> list[tuple[int, int]]:
+        """Pending (outbox id, article id) pairs, oldest first (ids ``<= up_to`` if given)."""
+        bound, params = ("", [limit]) if up_to is None else ("where id <= ?", [up_to, limit])
         return [
             (r[0], r[1])
             for r in self.db.execute(
-                "select id, article_id from index_outbox where id > ? and id <= ? "
-                "order by id limit ?",
-                [after, last, limit],
+                f"select id, article_id from index_outbox {bound} order by id limit ?", params
             )
         ]
 
