@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
+from retrieval.answer import PER_ARTICLE
 from retrieval.evaluate import CI_LIMITS, DATASETS, PUBLISHED, SEED, Figures, evaluate
 from retrieval.search import ENGINES
 
@@ -41,9 +42,9 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     size.add_argument("--ci", action="store_true",
                       help="the sample sizes CI measures (retrieval.evaluate.CI_LIMITS)")
     p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--per-article", type=int, default=1, metavar="N",
-                   help="SQuAD: at most N of the 3 quotes from one paragraph (default 1, as "
-                   "newsdesk ask)")
+    p.add_argument("--per-article", type=int, default=PER_ARTICLE, metavar="N",
+                   help="SQuAD: at most N of the 3 quotes from one paragraph (default "
+                   f"{PER_ARTICLE}, as newsdesk ask)")
     p.add_argument("--json", action="store_true", help="JSON on stdout, the table on stderr")
     p.add_argument("--record", action="store_true", help="write the figures to the baseline")
     p.add_argument("--data-dir", type=Path, default=SHARED / "data")
@@ -56,7 +57,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--record needs --ci: the tests compare against the CI samples")
     if args.per_article < 1:
         p.error("--per-article must be at least 1")
-    if args.record and args.per_article != 1:
+    if args.record and args.per_article != PER_ARTICLE:
         p.error("--record measures the defaults: leave out --per-article")
     return args
 
@@ -84,10 +85,11 @@ def table(figures: list[Figures], out: TextIO) -> None:
                                               for m in metrics), "", "", "", ""])
         widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
         r = rows[0]
+        cap = f", up to {r.per_article} quotes per article" if r.per_article != PER_ARTICLE else ""
         print(f"\n{dataset}: {r.articles:,} articles, {r.passages:,} passages, "
               f"{'all' if r.limit is None else 'sample of'} {r.queries:,} queries"
               f"{'' if r.limit is None else f' (seed {r.seed})'}"
-              f"{f', up to {r.per_article} quotes per article' if r.per_article > 1 else ''}",
+              f"{cap}",
               file=out)
         for i, row in enumerate(lines):
             print("  ".join(c.ljust(w) if j == 0 else c.rjust(w)

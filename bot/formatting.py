@@ -136,12 +136,12 @@ def answer_reply(answer: Answer, *, offset: int = 0) -> Reply:
     room = (TOTAL - overhead) // len(shown)
     embeds = [quote_embed(q, offset + i + 1, terms, room) for i, q in enumerate(shown)]
     embeds[-1].set_footer(text=f"{embeds[-1].footer.text}\n{searched}")
-    links = [
-        (shorten(q.publisher or f"Source {offset + i + 1}", 80), url)
-        for i, q in enumerate(answer.quotes)
-        if (url := link(q.url))
-    ]
-    return Reply(content=f"{QUESTION}{question}", embeds=embeds, links=links, more=answer.more)
+    links: dict[str, str] = {}  # one button per source, however many of its quotes are shown
+    for i, q in enumerate(answer.quotes):
+        if url := link(q.url):
+            links.setdefault(url, shorten(q.publisher or f"Source {offset + i + 1}", 80))
+    return Reply(content=f"{QUESTION}{question}", embeds=embeds,
+                 links=[(label, url) for url, label in links.items()], more=answer.more)
 
 
 def article_reply(article: Article, start: int | None = None, end: int | None = None) -> Reply:

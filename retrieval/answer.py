@@ -37,6 +37,14 @@ SOFT_MATCH = 0.8
 CARRY = 0.5
 """A question term in the sentence before counts this much: answers often name their subject
 only as "he" or "the company", having named it one sentence earlier."""
+PER_ARTICLE = 2
+"""Quotes from one article at most, unless asked otherwise."""
+REPEAT_PENALTY = 0.2
+"""A sentence ranks as if it scored this much less for each better sentence of its own article:
+another source comes first unless the article's next sentence is clearly better. (On SQuAD's
+tuning sample the first 3 quotes held the answer 0.804 of the time at one per article, 0.8295
+with this, 0.8355 with two and no penalty; of 300 Reuters questions, 15 answers hold two
+quotes of one article with it, 128 without.)"""
 
 _MONTHS = (
     "january|february|march|april|may|june|july|august|september|october|november|december|"
@@ -312,11 +320,15 @@ def _tail(text: str) -> tuple[str, ...]:
 
 
 def choose(
-    candidates: list[Candidate], *, per_article: int = 1
+    candidates: list[Candidate], *, per_article: int = PER_ARTICLE,
+    repeat_penalty: float = REPEAT_PENALTY,
 ) -> list[tuple[Candidate, list[Candidate]]]:
-    """The candidates to quote, best first, at most ``per_article`` from one article, each with
-    its copies: the same sentence in other articles (syndicated copies of the story) is not
-    quoted again but listed with the first."""
+    """The candidates to quote, best first, at most ``per_article`` from one article (each
+    further one marked down by ``repeat_penalty``), each with its copies: the same sentence in
+    other articles (syndicated copies of the story) is not quoted again but listed with the
+    first."""
+    if per_article > 1 and repeat_penalty:
+        candidates = _marked_down(candidates, repeat_penalty)
     taken: dict[int, int] = {}
     by_tail: dict[tuple[str, ...], list[tuple[Candidate, list[Candidate]]]] = {}
     keys: dict[tuple[int, int], set[str]] = {}
@@ -341,6 +353,19 @@ def choose(
         out.append((c, copies))
         rivals.append((c, copies))
     return [(c, copies[1:]) for c, copies in out]
+
+
+def _marked_down(candidates: list[Candidate], penalty: float) -> list[Candidate]:
+    """The candidates reordered as if each scored ``penalty`` less per better candidate of its
+    article (the scores themselves are kept)."""
+    earlier: dict[int, int] = {}
+    keyed = []
+    for c in candidates:
+        n = earlier.get(c.article_id, 0)
+        earlier[c.article_id] = n + 1
+        keyed.append((-(c.score - penalty * n), c.article_id, c.start, c))
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
 
 
 def to_quote(c: Candidate, copies: Iterable[Candidate] = ()) -> Quote:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from .answer import PER_ARTICLE
 from .config import DEFAULT_DB, Settings
 from .desk import Desk
 from .errors import NewsdeskError
@@ -205,8 +206,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]
     p = sub.add_parser("ask", help="answer a question with quotes from the articles")
     p.add_argument("question", nargs="+", help="the question (quote it in the shell)")
     p.add_argument("-k", type=int, default=None, help="how many quotes (default 3)")
-    p.add_argument("--per-article", type=int, default=1, metavar="N",
-                   help="at most N quotes from one article (default 1: one per source)")
+    p.add_argument("--per-article", type=int, default=PER_ARTICLE, metavar="N",
+                   help=f"at most N quotes from one article (default {PER_ARTICLE}: a second "
+                   "one only when clearly better than the other sources' best)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
     p.add_argument("--engine", choices=("tantivy", "rank-bm25"),
                    help="BM25 engine (default: $NEWSDESK_ENGINE or tantivy)")

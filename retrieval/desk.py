@@ -19,6 +19,7 @@ from typing import IO
 from .analyze import query_terms
 from .answer import (
     MIN_MATCH,
+    PER_ARTICLE,
     choose,
     match_share,
     missing_names,
@@ -39,9 +40,8 @@ log = logging.getLogger(__name__)
 MAX_QUESTION = 1000
 MAX_TERMS = 32
 CANDIDATE_PASSAGES = 10
-"""Passages whose sentences are scored for quotes (and so at most this many quotes to page
-through at one per article). 15 quoted no better on SQuAD (answer@3 0.795 against 0.793) and
-cost a third more time per question."""
+"""Passages whose sentences are scored for quotes. 15 quoted no better on SQuAD (answer@3 0.795
+against 0.793, at one quote per article) and cost a third more time per question."""
 BATCH_PASSAGES = 5000
 """Passages per store transaction: what a question sees appear during a bulk ingest."""
 INDEX_PASSAGES = 20_000
@@ -102,12 +102,13 @@ class Desk:
         k: int = 3,
         offset: int = 0,
         collections: list[str] | None = None,
-        per_article: int = 1,
+        per_article: int = PER_ARTICLE,
     ) -> Answer:
         """Up to ``k`` verbatim quotes answering ``question``, best first.
 
         ``collections`` limits the articles searched (None: all); ``offset`` pages through
-        further quotes ("more quotes").
+        further quotes ("more quotes"); ``per_article`` caps the quotes from one article (a
+        second one must beat other articles' best by ``answer.REPEAT_PENALTY``).
         """
         started = time.perf_counter()
         if not 1 <= k <= 25:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .analyze import query_terms
+from .answer import PER_ARTICLE
 from .desk import MAX_TERMS, Desk
 from .errors import QuestionError
 from .models import Article, IngestResult
@@ -287,7 +288,7 @@ def squad_figures(
     questions: Sequence[SquadQuestion],
     keys: dict[int, list[str]],
     *,
-    per_article: int = 1,
+    per_article: int = PER_ARTICLE,
 ) -> dict[str, float]:
     """The shares of questions for each of ``ASK_METRICS``, with the quotes ``ask`` gives
     (at most ``per_article`` from one paragraph, as ``newsdesk ask --per-article``)."""
@@ -350,7 +351,7 @@ class Figures:
     """The engine's first search: rank-bm25 builds its in-memory index then."""
     query_s: float
     seed: int = SEED
-    per_article: int = 1
+    per_article: int = PER_ARTICLE
 
     def to_dict(self) -> dict:
         return {
@@ -372,7 +373,7 @@ def evaluate(
     workdir: Path | None = None,
     data: BeirSet | SquadSet | None = None,
     on_figures: Callable[[Figures], None] | None = None,
-    per_article: int = 1,
+    per_article: int = PER_ARTICLE,
 ) -> list[Figures]:
     """Ingest ``name`` once into a fresh database, then measure each engine on the same sample.
 

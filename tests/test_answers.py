@@ -162,13 +162,44 @@ def test_copies_of_a_sentence(a, b, same):
         assert _tail(a) == _tail(b)
 
 
-def test_one_quote_per_article_unless_asked(sample_desk):
-    assert len(sample_desk.ask("Iran drones Russia", k=3).quotes) == 1
+def test_quotes_per_article_are_capped(sample_desk):
+    assert len(sample_desk.ask("Iran drones Russia", k=3).quotes) == 2  # the default cap
+    assert len(sample_desk.ask("Iran drones Russia", k=3, per_article=1).quotes) == 1
     many = sample_desk.ask("Iran drones Russia", k=3, per_article=3)
     assert len(many.quotes) == 3
     assert len({(q.start, q.end) for q in many.quotes}) == 3
     page2 = sample_desk.ask("Iran drones Russia", k=3, per_article=5, offset=3)
     assert not {(q.start, q.end) for q in page2.quotes} & {(q.start, q.end) for q in many.quotes}
+
+
+def _candidates(*scores: tuple[int, float]):
+    from retrieval.answer import Candidate
+
+    out = []
+    for i, (article, score) in enumerate(scores):
+        text, start = f"Sentence number {i} says something else entirely.", 100 * i
+        row = {"text": text, "start": start}
+        out.append(Candidate(article, start, start + len(text), score, (), row))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("scores", "kwargs", "order"),
+    [
+        # A second sentence of article 1 comes after another source's unless clearly better.
+        ([(1, 1.0), (1, 0.9), (2, 0.8)], {}, [(1, 1.0), (2, 0.8), (1, 0.9)]),
+        ([(1, 1.0), (1, 0.95), (2, 0.6)], {}, [(1, 1.0), (1, 0.95), (2, 0.6)]),
+        ([(1, 1.0), (1, 0.9), (1, 0.85), (2, 0.5)], {}, [(1, 1.0), (1, 0.9), (2, 0.5)]),
+        ([(1, 1.0), (1, 0.9), (2, 0.8)], {"per_article": 1}, [(1, 1.0), (2, 0.8)]),
+        ([(1, 1.0), (1, 0.9), (2, 0.8)], {"repeat_penalty": 0.0},
+         [(1, 1.0), (1, 0.9), (2, 0.8)]),
+    ],
+)
+def test_a_second_quote_from_one_article_must_beat_the_other_sources(scores, kwargs, order):
+    from retrieval.answer import choose
+
+    chosen = choose(_candidates(*scores), **kwargs)
+    assert [(c.article_id, c.score) for c, _ in chosen] == order
 
 
 def test_quotes_after_accents_emoji_and_astral_characters_are_verbatim(desk):

@@ -351,8 +351,9 @@ def test_ask_in_a_server_defers_then_quotes_with_attribution_and_buttons(newsroo
     footer = reply.embeds[-1]["footer"]["text"]
     assert first["footer"]["text"].startswith("Middle East Monitor · 2022-07-13")
     assert re.search(r"\nSearched 1 article in \d+ ms$", footer), footer
-    assert [b["label"] for b in buttons(reply)] == ["Context 1", "Middle East Monitor"]
-    assert buttons(reply)[1]["url"] == SAMPLE_URL
+    # Two quotes of the one sample article (the default cap), one link to it.
+    assert [b["label"] for b in buttons(reply)] == ["Context 1", "Context 2", "Middle East Monitor"]
+    assert buttons(reply)[2]["url"] == SAMPLE_URL
     assert not any(b.get("label") == "More quotes" for b in buttons(reply))
     assert_alive(newsroom.bot)
 

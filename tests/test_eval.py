@@ -117,7 +117,7 @@ def test_figures_hold_the_recorded_baseline(dataset, tmp_path):
 def test_eval_script_records_only_the_defaults():
     proc = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "eval.py"), "squad-v1.1", "--ci", "--record",
-         "--per-article", "2"],
+         "--per-article", "1"],
         capture_output=True, text=True, cwd=ROOT,
     )
     assert proc.returncode == 2

@@ -170,6 +170,14 @@ def test_answer_reply_numbers_a_later_page_from_the_offset() -> None:
     assert reply.links == [("Middle East Monitor", SAMPLE_URL)]  # no link without a URL
 
 
+def test_two_quotes_of_one_article_share_one_link() -> None:
+    other = quote(article_id=2, publisher="Beta Wire", url="https://b.example/1")
+    reply = answer_reply(answer(quote(), quote(start=900, end=950), other))
+    assert len(reply.embeds) == 3
+    assert reply.links == [("Middle East Monitor", SAMPLE_URL),
+                           ("Beta Wire", "https://b.example/1")]
+
+
 def test_answer_reply_without_quotes_escapes_the_question() -> None:
     reply = answer_reply(answer(question="[x](https://evil) @everyone **now**", searched=3))
     assert reply.content == (
