@@ -1,6 +1,8 @@
 """The shipped sample answers the questions the project was started for, with verbatim quotes."""
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from retrieval import QuestionError
 from retrieval.analyze import WORD, query_terms
@@ -252,3 +254,62 @@ def test_question_terms_are_found_only_as_whole_words_of_any_case(text):
         ("SUPPLIERS", "suppli"),
         ("drone", "drone"),
     ]
+
+
+_WORDS = ["Iran", "Iranian", "drones", "drone", "supplies", "SUPPLIERS", "Russia", "Russian",
+          "the", "said", "it", "war", "Ukraine", "sent", "He"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    passages=st.lists(
+        st.lists(st.lists(st.sampled_from(_WORDS), min_size=1, max_size=8), min_size=1,
+                 max_size=4),
+        min_size=1, max_size=4,
+    ),
+    title=st.lists(st.sampled_from(_WORDS), max_size=3),
+)
+def test_skipping_passages_that_cannot_cover_enough_changes_no_quote(passages, title):
+    """``score_sentences`` skips a passage whose words cannot cover the threshold; the quotes
+    must be the same as when every passage is matched word by word."""
+    from retrieval import answer
+    from retrieval.passages import sentences
+
+    question = "Did Iran supply drones to Russia for the war?"
+    terms = query_terms(question)
+    weight = answer.weights(1000, {"iran": 40, "suppli": 200, "drone": 30, "russia": 90,
+                                   "war": 300})
+    rows, start = [], 0
+    for n, passage in enumerate(passages):
+        text = " ".join(" ".join(words) + "." for words in passage)
+        rows.append(({"article_id": n % 2, "start": start, "title": " ".join(title),
+                      "text": text, "sentences": None}, 10.0 - n))
+        start += len(text) + 1
+        assert sentences(text)
+
+    def key(found):
+        return [(c.article_id, c.start, c.end, c.score, c.matched) for c in found]
+
+    skipping = key(answer.score_sentences(question, terms, weight, rows))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(answer._Matcher, "reach", lambda *args: float("inf"))
+        matching_all = key(answer.score_sentences(question, terms, weight, rows))
+    assert skipping == matching_all
+
+
+@pytest.mark.parametrize(
+    ("kind", "text", "expected"),
+    [
+        ("when", "Training starts in EARLY JULY.", 1.0),
+        ("when", "Training starts at the base.", 0.0),
+        ("number", "Up to SEVERAL HUNDRED drones.", 1.0),
+        ("number", "Up to Two drones.", 0.5),
+        ("number", "Some drones.", 0.0),
+        ("who", "The drones, Jake Sullivan TOLD reporters.", 1.0),
+        ("who", "the drones, he told reporters.", 0.0),
+    ],
+)
+def test_what_the_question_asks_for_is_found_in_any_case(kind, text, expected):
+    from retrieval.answer import fit
+
+    assert fit(kind, text) == expected
