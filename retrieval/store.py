@@ -336,7 +336,9 @@ class Store:
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self.db.query(
+        # execute, not query: query wraps the statement in a savepoint of its own, which took a
+        # third of the time of reading 10 passages (0.12 -> 0.08 ms).
+        cursor = self.db.execute(
             f"""select p.id as passage_id, p.start, p."end", p.sentences, a.id as article_id,
                        a.collection,
                        a.title, a.publisher, a.author, a.published, a.url, a.text
@@ -344,8 +346,10 @@ class Store:
                 where p.id in ({marks})""",
             ids,
         )
+        keys = [c[0] for c in cursor.description]
         out = {}
-        for r in rows:
+        for row in cursor:
+            r = dict(zip(keys, row, strict=True))
             # The article's text, cut here: SQLite's substr() counts characters from the start
             # of the text and took longer than reading the whole of it (0.094 -> 0.070 ms for 10).
             r["text"] = r["text"][r["start"] : r["end"]]
