@@ -313,3 +313,22 @@ def test_what_the_question_asks_for_is_found_in_any_case(kind, text, expected):
     from retrieval.answer import fit
 
     assert fit(kind, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("who claimed Iran is supplying drones?", "who"),
+        ("Who said the talks had failed?", "who"),
+        ("who won Super Bowl 50?", None),  # any sentence naming the winner will do
+        ("how many drones will Iran give Russia?", "number"),
+        ("when will the training start?", "when"),
+        ("where did Iran open a drone factory?", "where"),
+        ("which countries gave Ukraine drones?", "names"),
+        ("what is the capital of Peru?", None),
+    ],
+)
+def test_question_type(question, kind):
+    from retrieval.answer import question_type
+
+    assert question_type(question) == kind
