@@ -67,6 +67,8 @@ class TantivyIndex:
         self._write_lock = threading.RLock()
         self._held: tantivy.IndexWriter | None = None
         self._sessions = 0
+        self._added = 0
+        """The last outbox id whose documents the held writer has added but not committed."""
         self._stamp: tuple[int, int, int] | None = None
         self.index = self._open()
 
@@ -178,7 +180,7 @@ class TantivyIndex:
             with self._write_lock:
                 self._sessions -= 1
                 if self._sessions == 0 and self._held is not None:
-                    writer, self._held = self._held, None
+                    writer, self._held, self._added = self._held, None, 0
                     writer.wait_merging_threads()  # drops the writer and its lock
 
     @contextmanager
@@ -215,28 +217,47 @@ class TantivyIndex:
             n += 1
         return n
 
-    def sync(self, store: Store, *, wait: float = LOCK_WAIT_S, up_to: int | None = None) -> int:
+    def sync(
+        self,
+        store: Store,
+        *,
+        wait: float = LOCK_WAIT_S,
+        up_to: int | None = None,
+        commit: bool = True,
+    ) -> int:
         """Replay the store's outbox into the index; returns how many articles were applied.
 
         ``up_to`` stops at that outbox id: a catch-up during a bulk ingest takes what was stored
         when it was asked for, rather than chasing the ingest (which would then wait for it).
+        ``commit=False`` (in a ``session`` only) adds the documents and leaves the commit, and
+        clearing their outbox rows, to a later sync: tantivy indexes while the ingest goes on,
+        and one commit (one new segment) covers several store batches.
         """
+        if not commit and self._held is None:
+            raise RuntimeError("sync(commit=False) needs an open session")
         applied = 0
-        while True:
-            pending = store.outbox(BATCH, up_to=up_to)
-            if not pending:
-                break
-            with self._writer(wait) as writer:
-                article_ids = sorted({a for _, a in pending})
-                for a in article_ids:
-                    writer.delete_documents_by_term("article_id", a)
-                self._add(writer, store.index_rows(article_ids))
-                writer.commit()
-            store.clear_outbox(pending[-1][0])
-            applied += len(pending)
-        if applied:
-            self.index.reload()
-        return applied
+        try:
+            while True:
+                pending = store.outbox(BATCH, after=self._added, up_to=up_to)
+                if not pending and not (commit and self._added):
+                    return applied
+                with self._writer(wait) as writer:
+                    if pending:
+                        article_ids = sorted({a for _, a in pending})
+                        for a in article_ids:
+                            writer.delete_documents_by_term("article_id", a)
+                        self._add(writer, store.index_rows(article_ids))
+                        self._added = pending[-1][0]
+                        applied += len(pending)
+                    if commit:
+                        writer.commit()
+                if commit:
+                    store.clear_outbox(self._added)
+                    self._added = 0
+                    self.index.reload()
+        except BaseException:
+            self._added = 0  # the writer rolled back: those rows are in the outbox still
+            raise
 
     def rebuild(self, store: Store) -> int:
         """Index every passage in the store from scratch; returns the number indexed."""

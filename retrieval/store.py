@@ -298,13 +298,18 @@ class Store:
 
     # -- the index outbox ---------------------------------------------------------------------
 
-    def outbox(self, limit: int = 5000, *, up_to: int | None = None) -> list[tuple[int, int]]:
-        """Pending (outbox id, article id) pairs, oldest first (ids ``<= up_to`` if given)."""
-        bound, params = ("", [limit]) if up_to is None else ("where id <= ?", [up_to, limit])
+    def outbox(
+        self, limit: int = 5000, *, after: int = 0, up_to: int | None = None
+    ) -> list[tuple[int, int]]:
+        """Pending (outbox id, article id) pairs, oldest first, with ids in (after, up_to]."""
+        bound = "" if up_to is None else "and id <= ?"
+        params = [after] + ([] if up_to is None else [up_to]) + [limit]
         return [
             (r[0], r[1])
             for r in self.db.execute(
-                f"select id, article_id from index_outbox {bound} order by id limit ?", params
+                f"select id, article_id from index_outbox where id > ? {bound} "
+                "order by id limit ?",
+                params,
             )
         ]
 

@@ -281,18 +281,82 @@ def test_a_bulk_ingest_commits_the_index_every_few_batches_not_every_batch(db_pa
         assert desk.ask("drones").quotes
 
 
-def test_a_bounded_catch_up_applies_only_what_was_stored_when_asked(db_path):
-    """A bulk ingest's catch-up takes the outbox up to where it stood, not what came after."""
+SECOND = "Another story about satellites. Short."
+
+
+def two_stored_articles(db_path) -> tuple[Store, TantivyIndex, tuple, tuple]:
+    """A store with two articles that the index has yet to take in, and their outbox rows."""
     store = Store(db_path)
-    texts = [article(1).text, "Another story about satellites. Short."]
-    for n, text in enumerate(texts, 1):
+    for n, text in enumerate([article(1).text, SECOND], 1):
         with store.write():
             store.save(article(n, text), chunk(text))
     first, second = store.outbox()
-    index = TantivyIndex(db_path.with_suffix(".index"))
+    return store, TantivyIndex(db_path.with_suffix(".index")), first, second
+
+
+def test_a_bounded_catch_up_applies_only_what_was_stored_when_asked(db_path):
+    """A bulk ingest's catch-up takes the outbox up to where it stood, not what came after."""
+    store, index, first, second = two_stored_articles(db_path)
     assert index.sync(store, up_to=first[0]) == 1
-    assert index.num_docs() == len(chunk(texts[0]))
+    assert index.num_docs() == len(chunk(article(1).text))
     assert store.outbox() == [second]
     assert index.sync(store) == 1
     assert index.num_docs() == store.passage_count() and store.outbox() == []
     store.close()
+
+
+def test_a_catch_up_without_commit_is_committed_by_the_next_one(db_path):
+    """During a bulk ingest the index takes in every batch but commits every few: rows added
+    and not committed stay in the outbox, are not added twice, and go at the next commit."""
+    store, index, first, second = two_stored_articles(db_path)
+    with pytest.raises(RuntimeError):
+        index.sync(store, commit=False)  # only a session's writer outlives the call
+    with index.session():
+        assert index.sync(store, up_to=first[0], commit=False) == 1
+        assert index.sync(store, up_to=first[0], commit=False) == 0
+        index.refresh()
+        assert index.num_docs() == 0 and store.outbox() == [first, second]
+        assert index.sync(store) == 1
+    assert index.num_docs() == store.passage_count() and store.outbox() == []
+    store.close()
+
+
+def test_a_session_ending_before_its_commit_leaves_the_outbox_to_replay(db_path):
+    store = Store(db_path)
+    with store.write():
+        store.save(article(1), chunk(article(1).text))
+    index = TantivyIndex(db_path.with_suffix(".index"))
+    with index.session():
+        assert index.sync(store, commit=False) == 1
+    index.refresh()
+    assert index.num_docs() == 0 and len(store.outbox()) == 1
+    assert index.sync(store) == 1
+    assert index.num_docs() == store.passage_count() and store.outbox() == []
+    store.close()
+
+
+def test_an_ingest_that_fails_midway_keeps_whole_batches_and_frees_the_index(
+    db_path, monkeypatch
+):
+    """The source breaks after 20 articles, with catch-ups queued for the index thread: the
+    stored batches stay, the writer is released, and the next ingest indexes all of them."""
+    import retrieval.desk
+
+    monkeypatch.setattr(retrieval.desk, "BATCH_PASSAGES", 3)
+    monkeypatch.setattr(retrieval.desk, "INDEX_PASSAGES", 9)
+
+    def broken():
+        for i in range(20):
+            yield article(i)
+        raise OSError("the feed went away")
+
+    with Desk(db_path) as desk:
+        with pytest.raises(OSError):
+            desk.ingest(broken())
+        assert desk.stats().articles == 18  # six whole batches of three; the rest unstored
+        assert not desk.index.ingesting
+        with Desk(db_path) as other:  # another process's writer is not kept waiting
+            other.ingest([article(99)])
+            assert_consistent(other)
+        assert desk.ask("Story number 4 drones").quotes
+        assert_consistent(desk)
