@@ -50,8 +50,8 @@ INDEX_PASSAGES = 20_000
 segment (later merged), so committing every store batch costs a third more index time."""
 INDEX_AHEAD = 3
 """Store batches the index may fall behind by before the ingest waits for it. Waiting for each
-one (the index and this thread in lockstep) left a core idle: 100k passages in 11.0-11.3 s
-against 8.6-8.7 with 3 (2: 8.8-10.8, 5: 9.5)."""
+catch-up (the index and this thread in lockstep) left a core idle: 100k passages, alternating
+six times, median 11.0 s in lockstep against 10.2 with 3 behind (2 and 5 behind: no better)."""
 
 
 class Desk:
