@@ -56,7 +56,11 @@ def _is_abbreviation(text: str, dot: int) -> bool:
         # initials alternate letters and full stops
     words = text[max(0, dot - 24) : dot].rsplit(None, 1)
     word = words[-1].lstrip(_OPENERS) if words else ""
-    return bool(word) and (word.lower() in ABBREVIATIONS or bool(_INITIALS.match(word)))
+    if word.lower() in ABBREVIATIONS:
+        return True
+    if "." in word:  # U.S., J.R.
+        return bool(_INITIALS.match(word))
+    return len(word) == 1 and word.isascii() and word.isalpha()  # J
 
 
 def _starts_sentence(ch: str) -> bool:
@@ -111,8 +115,9 @@ def sentences(text: str) -> list[tuple[int, int]]:
                 spans.append((s, e))
 
     for m in (_BOUNDARY if headlines else _WRAPPED_BOUNDARY).finditer(text):
-        pos = m.start()
-        if m.group("space") is None:  # a line break
+        space = m.start(1)
+        if space < 0:  # a line break
+            pos = m.start()
             if _BLANK_LINE.match(text, pos) or (
                 headlines and _line_stands_alone(text, _SPACE.match(text, start).end(), pos)
             ):
@@ -121,18 +126,20 @@ def sentences(text: str) -> list[tuple[int, int]]:
             continue
         after = m.end()
         following = text[after : after + 1]
-        if following and not _starts_sentence(following):
+        if following.islower():  # not a sentence start
             continue
-        space = m.start("space")
         if (
-            following
-            and space == pos + 1  # a lone full stop, no closing quote
-            and text[pos] == "."
-            and "\n" not in m.group("space")
-            and _is_abbreviation(text, pos)  # the costly test last
+            space == m.start() + 1  # a lone full stop, no closing quote
+            and following
+            and text[space - 1] == "."
+            and "\n" not in text[space:after]
+            and _is_abbreviation(text, space - 1)  # the costly test last
         ):
             continue
-        close(space)
+        if start < space - MAX_SENTENCE or text[start].isspace():
+            close(space)  # the rare cases: trimming or cutting needed
+        elif start < space:  # the usual case: a match ends before a sentence start
+            spans.append((start, space))
         start = after
     close(len(text))
     return spans

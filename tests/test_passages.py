@@ -100,3 +100,16 @@ def test_pack_refuses_offsets_beyond_16_bits():
     assert unpack(pack([(0, 5), (7, 65535)], 0)) == [(0, 5), (7, 65535)]
     assert pack([(0, 65536)], 0) is None
     assert pack([], 0) is None
+
+
+def test_sentence_edges_trimming_cutting_and_initials():
+    # Leading space is trimmed, an overlong sentence after a short one is cut, a single
+    # non-ASCII capital is a word (not an initial), "No." is an abbreviation.
+    long = "Word " + "word " * 249 + "end."
+    text = "  First one.  " + long + " Then É. Zola wrote No. 5 twice. Last"
+    got = split(text)
+    assert got[0] == "First one."
+    assert all(len(s) <= 1000 for s in got) and "".join(got[1:-3]).replace(" ", "") == (
+        long.replace(" ", "")
+    )
+    assert got[-3:] == ["Then É.", "Zola wrote No. 5 twice.", "Last"]
