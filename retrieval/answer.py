@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .analyze import WORD, stem, words
 from .models import Copy, Quote
@@ -36,7 +36,9 @@ PASSAGE_WEIGHT = 0.3
 SOFT_MATCH = 0.8
 CARRY = 0.5
 """A question term in the sentence before counts this much: answers often name their subject
-only as "he" or "the company", having named it one sentence earlier."""
+only as "he" or "the company", having named it one sentence earlier. Such a sentence is quoted
+with the one before it (up to ``MAX_QUOTE`` characters), so that the quote shows what matched."""
+MAX_QUOTE = 1000
 PER_ARTICLE = 2
 """Quotes from one article at most, unless asked otherwise."""
 REPEAT_PENALTY = 0.2
@@ -143,7 +145,8 @@ def missing_names(question: str, doc_freqs: dict[str, int]) -> list[str]:
 @dataclass(slots=True)
 class Candidate:
     """A sentence (absolute offsets) with its score and the words that matched (not frozen:
-    a frozen dataclass takes four times as long to make, and ``ask`` makes dozens)."""
+    a frozen dataclass takes four times as long to make, and ``ask`` makes dozens). ``start``
+    is the sentence before's when the quote includes it, ``own`` the sentence's own start."""
 
     article_id: int
     start: int
@@ -151,6 +154,7 @@ class Candidate:
     score: float
     matched: tuple[str, ...]
     row: dict
+    own: int
 
     @property
     def text(self) -> str:
@@ -262,25 +266,30 @@ def score_sentences(
                 continue
             seen.add((row["article_id"], start))
             context = own
+            leans = False  # on a question term that only the sentence before has
             before = groups.get(k - 1)  # "He said ...": the subject is in the sentence before
             if before or in_title:
                 context = dict(own)
-                for t, v in before[0].items() if before else ():
-                    context[t] = max(context.get(t, 0.0), CARRY * v)
                 for t in in_title:
                     context[t] = max(context.get(t, 0.0), TITLE_MATCH)
+                for t, v in before[0].items() if before else ():
+                    if CARRY * v > context.get(t, 0.0):
+                        context[t] = CARRY * v
+                        leans = True
             coverage = sum(idf.get(t, 0.0) * v for t, v in context.items()) / total
             if coverage < min_coverage:
                 continue
             s, e = spans[k]
+            first = spans[k - 1][0] if leans and e - spans[k - 1][0] <= MAX_QUOTE else s
             score = (
                 coverage
                 + TYPE_BONUS * fit(kind, text[s:e])
                 + PASSAGE_WEIGHT * passage_score / best_passage
             )
-            out.append(
-                Candidate(row["article_id"], start, row["start"] + e, score, tuple(surface), row)
-            )
+            out.append(Candidate(
+                row["article_id"], row["start"] + first, row["start"] + e, score,
+                tuple(surface), row, start,
+            ))
     out.sort(key=lambda c: (-c.score, c.article_id, c.start))
     return out
 
@@ -342,17 +351,23 @@ def choose(
         candidates = _marked_down(candidates, repeat_penalty)
     taken: dict[int, int] = {}
     by_tail: dict[tuple[str, ...], list[tuple[Candidate, list[Candidate]]]] = {}
-    keys: dict[tuple[int, int], set[str]] = {}
+    keys: dict[tuple[int, int, int], set[str]] = {}
 
     def keys_of(c: Candidate) -> set[str]:
-        if (c.article_id, c.start) not in keys:
-            keys[c.article_id, c.start] = _keys(c.text)
-        return keys[c.article_id, c.start]
+        if (c.article_id, c.start, c.end) not in keys:
+            keys[c.article_id, c.start, c.end] = _keys(c.text)
+        return keys[c.article_id, c.start, c.end]
 
     out: list[tuple[Candidate, list[Candidate]]] = []
+    spans: dict[int, list[tuple[int, int]]] = {}  # what is quoted of each article
     for c in candidates:
         if taken.get(c.article_id, 0) >= per_article:
             continue
+        quoted = spans.get(c.article_id, ())
+        if any(s < c.end and c.start < e for s, e in quoted):
+            if c.own == c.start or any(s < c.end and c.own < e for s, e in quoted):
+                continue  # its sentence is quoted already
+            c = replace(c, start=c.own)  # quoted without the sentence before, quoted already
         rivals = by_tail.setdefault(_tail(c.text), [])
         copies = next((cs for q, cs in rivals if keys_of(c) & keys_of(q)), None)
         if copies is not None:
@@ -360,6 +375,7 @@ def choose(
                 copies.append(c)
             continue
         taken[c.article_id] = taken.get(c.article_id, 0) + 1
+        spans.setdefault(c.article_id, []).append((c.start, c.end))
         copies = [c]
         out.append((c, copies))
         rivals.append((c, copies))

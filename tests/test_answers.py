@@ -181,7 +181,7 @@ def _candidates(*scores: tuple[int, float]):
     for i, (article, score) in enumerate(scores):
         text, start = f"Sentence number {i} says something else entirely.", 100 * i
         row = {"text": text, "start": start}
-        out.append(Candidate(article, start, start + len(text), score, (), row))
+        out.append(Candidate(article, start, start + len(text), score, (), row, start))
     return out
 
 
@@ -332,3 +332,45 @@ def test_question_type(question, kind):
     from retrieval.answer import question_type
 
     assert question_type(question) == kind
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(desk):
+    """"He said ..." matches through the sentence before, which names the subject: the quote
+    holds both, verbatim, so that it shows what matched; alone it would answer nothing."""
+    from retrieval import Article
+
+    text = ("The weather was mild in the capital on Tuesday. Iran's foreign minister visited "
+            "Moscow this week. He said drones would be supplied within a month. Talks went on.")
+    desk.ingest([Article(title="Talks", text=text, publisher="Alpha News")])
+    first = desk.ask("Did Iran's foreign minister say drones would be supplied?").quotes[0]
+    assert first.text == ("Iran's foreign minister visited Moscow this week. He said drones "
+                          "would be supplied within a month.")
+    assert desk.article(first.article_id).text[first.start : first.end] == first.text
+
+
+def test_overlapping_quotes_of_one_article_are_never_shown_twice():
+    from retrieval.answer import Candidate, choose
+
+    text = "First sentence here. Second sentence here. Third one."
+    row = {"text": text, "start": 0}
+    spans = [(0, 20), (21, 42), (43, 53)]
+    # The second sentence quoted with the first (best), then the first alone, then the third
+    # quoted with the second: the first is dropped, the third falls back to itself alone.
+    cands = [
+        Candidate(1, 0, 42, 1.0, (), row, 21),
+        Candidate(1, 0, 20, 0.9, (), row, 0),
+        Candidate(1, 21, 53, 0.8, (), row, 43),
+    ]
+    chosen = choose(cands, per_article=3, repeat_penalty=0.0)
+    assert [(c.start, c.end) for c, _ in chosen] == [(0, 42), spans[2]]
+    assert [c.text for c, _ in chosen] == [text[:42], "Third one."]
+
+
+def test_a_long_sentence_before_is_not_added_to_the_quote(desk):
+    from retrieval import Article
+
+    # 985 characters: the two sentences together are over MAX_QUOTE
+    long = "Iran's foreign minister, " + "who spoke at length, " * 45 + "visited Moscow."
+    desk.ingest([Article(title="Talks", text=long + " He said drones would be supplied soon.")])
+    first = desk.ask("Did Iran's foreign minister say drones would be supplied?").quotes[0]
+    assert first.text == "He said drones would be supplied soon."
