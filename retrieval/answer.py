@@ -210,15 +210,40 @@ class _Matcher:
         """(start, end, term, strength) of every matching word in ``text`` (``low``: the text
         lowercased, if the caller has it), in order."""
         out = []
-        memo = self.memo
         for start, end in self._words(text, text.lower() if low is None else low):
-            word = text[start:end]
-            hit = memo.get(word)
-            if hit is None:
-                hit = memo[word] = _match(stem(word), self.terms)
-            if hit[0]:
-                out.append((start, end, hit[0], hit[1]))
+            term, strength = self._hit(text[start:end])
+            if term:
+                out.append((start, end, term, strength))
         return out
+
+    def _hit(self, word: str) -> tuple[str | None, float]:
+        hit = self.memo.get(word)
+        if hit is None:
+            hit = self.memo[word] = _match(stem(word), self.terms)
+        return hit
+
+    def by_sentence(
+        self, text: str, low: str, spans: list[tuple[int, int]]
+    ) -> dict[int, tuple[dict[str, float], dict[str, None]]]:
+        """The sentences that have matching words, in order: {index: (strength of each term,
+        words)}. Only these can be quoted, so the others are never looked at."""
+        groups: dict[int, tuple[dict[str, float], dict[str, None]]] = {}
+        memo = self.memo
+        k, n = 0, len(spans)
+        for start, end in self._words(text, low):  # words and sentences both run in order
+            word = text[start:end]
+            term, strength = memo.get(word) or self._hit(word)
+            if term is None:
+                continue
+            while k < n and spans[k][1] <= start:
+                k += 1
+            if k == n:
+                break
+            own, surface = groups.get(k) or groups.setdefault(k, ({}, {}))
+            if own.get(term, 0.0) < strength:
+                own[term] = strength
+            surface[word] = None
+        return groups
 
 
 def score_sentences(
@@ -254,12 +279,9 @@ def score_sentences(
         low = text.lower()
         if matcher.reach(low, idf, in_title) < min_coverage * total:
             continue  # no sentence can cover enough (nor can they in the next passage)
-        hits = matcher.matches(text, low)
-        if not hits:
-            continue
         packed = row.get("sentences")
         spans = unpack(packed) if packed else sentences(text)
-        groups = _by_sentence(text, spans, hits)
+        groups = matcher.by_sentence(text, low, spans)
         for k, (own, surface) in groups.items():
             start = row["start"] + spans[k][0]
             if (row["article_id"], start) in seen:
@@ -292,24 +314,6 @@ def score_sentences(
             ))
     out.sort(key=lambda c: (-c.score, c.article_id, c.start))
     return out
-
-
-def _by_sentence(
-    text: str, spans: list[tuple[int, int]], hits: list[tuple[int, int, str, float]]
-) -> dict[int, tuple[dict[str, float], dict[str, None]]]:
-    """The sentences that have hits, in order: {index: (strength of each term, words)}.
-    Only these can be quoted, so the others are never looked at."""
-    groups: dict[int, tuple[dict[str, float], dict[str, None]]] = {}
-    k = 0
-    for start, end, term, strength in hits:  # hits and sentences both run in order
-        while k < len(spans) and spans[k][1] <= start:
-            k += 1
-        if k == len(spans):
-            break
-        own, words = groups.setdefault(k, ({}, {}))
-        own[term] = max(own.get(term, 0.0), strength)
-        words[text[start:end]] = None
-    return groups
 
 
 _DATELINE = re.compile(r"[^-–—:\n]{1,60}?\s?[-–—:]\s")
