@@ -146,7 +146,7 @@ def missing_names(question: str, doc_freqs: dict[str, int]) -> list[str]:
 class Candidate:
     """A sentence (absolute offsets) with its score and the words that matched (not frozen:
     a frozen dataclass takes four times as long to make, and ``ask`` makes dozens). ``start``
-    is the sentence before's when the quote includes it, ``own`` the sentence's own start."""
+    is the sentence before's when the quote includes it, ``sentence_start`` the sentence's own."""
 
     article_id: int
     start: int
@@ -154,7 +154,7 @@ class Candidate:
     score: float
     matched: tuple[str, ...]
     row: dict
-    own: int
+    sentence_start: int
 
     @property
     def text(self) -> str:
@@ -369,9 +369,10 @@ def choose(
             continue
         quoted = spans.get(c.article_id, ())
         if any(s < c.end and c.start < e for s, e in quoted):
-            if c.own == c.start or any(s < c.end and c.own < e for s, e in quoted):
+            own = c.sentence_start
+            if own == c.start or any(s < c.end and own < e for s, e in quoted):
                 continue  # its sentence is quoted already
-            c = replace(c, start=c.own)  # quoted without the sentence before, quoted already
+            c = replace(c, start=own)  # quoted without the sentence before, quoted already
         rivals = by_tail.setdefault(_tail(c.text), [])
         copies = next((cs for q, cs in rivals if keys_of(c) & keys_of(q)), None)
         if copies is not None:
