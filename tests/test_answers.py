@@ -334,6 +334,26 @@ def test_question_type(question, kind):
     assert question_type(question) == kind
 
 
+def test_asking_for_more_quotes_than_candidate_passages_searches_more_of_them(desk):
+    """Quotes come from the best few passages; asking for more quotes than that takes in as
+    many passages as quotes asked for, and paging keeps to the passages the first page saw."""
+    from retrieval import Article
+    from retrieval.desk import CANDIDATE_PASSAGES
+
+    n = CANDIDATE_PASSAGES + 4
+    desk.ingest([
+        Article(title=f"Harbour report {i}", publisher="Coast Times",
+                text=f"The lighthouse at pier {i} was repainted blue in spring. Gulls stayed away.")
+        for i in range(n)
+    ])
+    question = "which lighthouse was repainted blue?"
+    assert len(desk.ask(question, k=n).quotes) == n
+    first, second = desk.ask(question, k=3), desk.ask(question, k=3, offset=3)
+    shown = [q.article_id for q in first.quotes + second.quotes]
+    assert len(shown) == 6 and len(set(shown)) == 6 and first.more
+    assert len(desk.ask(question, k=3, offset=CANDIDATE_PASSAGES).quotes) == 0
+
+
 def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it(desk):
     """"He said ..." matches through the sentence before, which names the subject: the quote
     holds both, verbatim, so that it shows what matched; alone it would answer nothing."""
