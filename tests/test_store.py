@@ -161,6 +161,26 @@ def test_index_catches_up_after_a_crash_before_indexing(db_path):
         assert_consistent(desk)
 
 
+def test_questions_replay_what_another_process_left_once_its_writer_is_free(db_path):
+    """An article stored while another process held the index writer (then died without
+    indexing it): a question finds the writer busy and answers from the index as it is; the
+    next one, with nothing written in between, takes the writer and replays the article."""
+    with Desk(db_path) as desk:
+        desk.ingest([article(1)])
+        assert desk.ask("Story number 1 drones").quotes
+        other = TantivyIndex(db_path.with_suffix(".index"))
+        with other.session():  # the other process's writer
+            store = Store(db_path)
+            with store.write():
+                store.save(article(2), chunk(article(2).text))
+            store.close()
+            busy = desk.ask("Story number 2 drones")
+            assert {q.title for q in busy.quotes} <= {"Story 1"}
+        later = desk.ask("Story number 2 drones")
+        assert later.quotes[0].title == "Story 2"
+        assert_consistent(desk)
+
+
 def test_missing_or_corrupt_index_is_rebuilt(db_path, caplog):
     with Desk(db_path) as desk:
         desk.ingest([article(i) for i in range(5)])
