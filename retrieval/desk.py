@@ -175,8 +175,8 @@ class Desk:
     def _catch_up(self) -> None:
         """See what other processes (or a crash) left: replay the outbox, reload the index.
 
-        Every index commit is followed by a write to the database (its outbox rows are
-        cleared), so while the database's version stays the one this thread last found in
+        Every index commit that changes what is searchable is followed by a write to the
+        database (its outbox rows are cleared), so while the database's version stays the one this thread last found in
         step, there is nothing to look at (two queries fewer per question, 5% of ``ask``).
         """
         store = self.store
