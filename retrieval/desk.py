@@ -176,8 +176,9 @@ class Desk:
         """See what other processes (or a crash) left: replay the outbox, reload the index.
 
         Every index commit that changes what is searchable is followed by a write to the
-        database (its outbox rows are cleared), so while the database's version stays the one this thread last found in
-        step, there is nothing to look at (two queries fewer per question, 5% of ``ask``).
+        database (its outbox rows are cleared), so while the database's version stays the one
+        this thread last found in step, there is nothing to look at (two queries fewer per
+        question, 5% of ``ask``).
         """
         store = self.store
         version = store.version()
