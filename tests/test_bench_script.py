@@ -48,6 +48,9 @@ def test_bench_runs_at_smallest_size_and_writes_json(tmp_path):
         assert r["ingest"]["passages_per_s"] > 0 and r["ingest"]["peak_rss_mb"] > 0
         assert not math.isnan(r["ask_ms"]["p50"])
     assert by_engine["tantivy"]["disk"]["index_mb"] > 0
+    # the default engine serves before and after rank-bm25: twice the rounds
+    assert (by_engine["tantivy"]["ask_ms"]["rounds"], by_engine["rank-bm25"]["ask_ms"]["rounds"]) \
+        == (2, 1)
 
     [ratio] = report["ratios"]
     assert ratio["corpus"] == "synthetic-1k" and ratio["ask_p50"] > 0
