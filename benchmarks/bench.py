@@ -525,6 +525,9 @@ class Bench:
         r = c.results.setdefault(engine, {"status": "ok", "passages": c.passages})
         r.update({"ask_ms": latency(asks, kinds), "search_ms": latency(searches, kinds)})
         if again:
+            now = latency(reply["ask_ms"], kinds)["p50"]
+            self.log(f"  ask p50 {now:.2f} ms this time, {r['ask_ms']['p50']:.2f} ms over "
+                     f"both servings; search p50 {r['search_ms']['p50']:.2f} ms over both")
             return
         r.update({
             "answered": reply["answered"],
