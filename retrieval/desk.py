@@ -184,15 +184,15 @@ class Desk:
         version = store.version()
         if getattr(self._local, "in_step", None) == version:
             return
-        if not self.index.ingesting and store.outbox(1):
+        settled = self.index.ingesting or not store.outbox(1)
+        if not settled:
             try:
                 self.index.sync(store, wait=0.0)
             except IndexBusyError:
                 pass  # another process holds the writer and is catching the index up
-            self.index.refresh()
-            return  # the next question checks again, and finds the outbox empty or not
         self.index.refresh()
-        self._local.in_step = version
+        if settled:  # else the next question checks again, and finds the outbox empty or not
+            self._local.in_step = version
 
     # -- ingesting -------------------------------------------------------------------------------
 
