@@ -75,12 +75,24 @@ _NAME = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z]+)+|\b[A-Z]{2,}\b")
 _CAPITALISED = re.compile(r"(?<![\w'’])[A-Z][\w’'-]*")
 _PLACE = re.compile(r"\b(?:in|at|from|near|to|into|across)\s+(?:the\s+)?[A-Z][\w’'-]+")
 
+# What a question asks for, wherever it says so: "Russia bought how many drones?", "In what year
+# did ...?" (on SQuAD's dev set, 358 questions typed this way and not by their first words:
+# first quote 0.774 -> 0.799).
+_ASKS_NUMBER = re.compile(
+    r"\bhow (?:many|much|long|far|old|big|large)\b|^what (?:number|percentage)\b"
+)
+_ASKS_WHEN = re.compile(
+    r"^(?:when|what (?:time|date|day|year|month))\b|\bwhen\?$|^by when\b"
+    r"|\b(?:in|by|on|during|since|until|from|to|of) (?:what|which) "
+    r"(?:year|date|day|month|decade|century)\b"
+)
+
 
 def question_type(question: str) -> str | None:
     q = question.strip().lower()
-    if re.match(r"(?:how (?:many|much|long|far|old|big|large)|what (?:number|percentage))\b", q):
+    if _ASKS_NUMBER.search(q):
         return "number"
-    if re.match(r"(?:when|what (?:time|date|day|year|month))\b", q):
+    if _ASKS_WHEN.search(q):
         return "when"
     if re.match(r"(?:who|whom|whose|which (?:person|people|official|company|group))\b", q):
         # "Who claimed ...?" wants whoever said it; "who won ...?" any sentence (an attribution

@@ -323,6 +323,10 @@ def test_what_the_question_asks_for_is_found_in_any_case(kind, text, expected):
         ("who won Super Bowl 50?", None),  # any sentence naming the winner will do
         ("how many drones will Iran give Russia?", "number"),
         ("when will the training start?", "when"),
+        ("Russia bought how many drones from Iran?", "number"),  # said anywhere in it
+        ("In what year did Iran first supply drones?", "when"),
+        ("The factory is scheduled to open when?", "when"),
+        ("What happened when the drones arrived?", None),  # "when" here asks no date
         ("where did Iran open a drone factory?", "where"),
         ("which countries gave Ukraine drones?", "names"),
         ("what is the capital of Peru?", None),
