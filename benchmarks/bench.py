@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -90,16 +91,20 @@ def _rss_mb() -> dict[str, float]:
 
 
 def worker_ingest(args: dict) -> dict:
-    """Ingest a JSONL file into a new database, as ``newsdesk ingest FILE`` does."""
+    """Ingest a JSONL file into a new database, as ``newsdesk ingest FILE`` does (in bulk: the
+    index fed by a process of its own, whose peak memory is added to this one's)."""
     from retrieval import Desk
     from retrieval.files import read_paths
 
     before = _rss_mb()["rss_mb"]
     started = time.perf_counter()
     with Desk(args["db"]) as desk:
-        summary = desk.ingest(read_paths([args["jsonl"]]))
+        summary = desk.ingest(read_paths([args["jsonl"]]), bulk=True)
     return {
         "seconds": time.perf_counter() - started,
+        # The index worker has ended: its high-water mark is in rusage. Added to this
+        # process's, as if both peaked at once (they need not).
+        "index_worker_peak_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
         "passages": summary.passages,
         "articles": summary.count("added"),
         "refused": summary.count("refused"),
@@ -214,7 +219,7 @@ def run_as_worker(name: str) -> int:
     reply = WORKERS[name](args)
     # The high-water mark of this process alone: exec starts a new address space, so VmHWM
     # excludes the parent, which rusage's ru_maxrss for a child does not.
-    reply["peak_rss_mb"] = _rss_mb()["hwm_mb"]
+    reply["peak_rss_mb"] = _rss_mb()["hwm_mb"] + reply.get("index_worker_peak_mb", 0.0)
     print(json.dumps(reply), flush=True)
     return 0
 

@@ -73,7 +73,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar = _progress(args)
         summary = desk.ingest(
             read_paths(paths), collection=args.collection, by=args.by,
-            on_result=lambda r: bar.update(1) if bar else None,
+            on_result=lambda r: bar.update(1) if bar else None, bulk=True,
         )
         if bar:
             bar.close()

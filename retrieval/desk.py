@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from .analyze import query_terms
 from .answer import (
@@ -35,6 +35,9 @@ from .models import GLOBAL, Answer, Article, IngestResult, IngestSummary, Stats
 from .passages import chunk
 from .search import ENGINES, Engine
 from .store import Span, Store
+
+if TYPE_CHECKING:
+    from .index_worker import IndexWorker
 
 log = logging.getLogger(__name__)
 
@@ -203,12 +206,19 @@ class Desk:
         collection: str | None = None,
         by: str | None = None,
         on_result: Callable[[IngestResult], None] | None = None,
+        bulk: bool = False,
     ) -> IngestSummary:
         """Store and index articles in batches; refusals from the source are passed through.
 
         Each batch is one transaction (whole articles only); the index takes in every batch and
         commits every few and at the end (the outbox replays whatever a crash left unindexed),
         so an interrupted ingest keeps every finished batch and re-running it completes the rest.
+
+        ``bulk``: once the input fills a store batch, index in a process of its own
+        (``index_worker``), so that storing and indexing each have a core; ``newsdesk ingest``
+        does. Not for an ingest beside others in this process (the bot's): the worker holds the
+        index writer, which theirs would then wait for. The worker is spawned, so a script that
+        asks for it needs the usual ``if __name__ == "__main__":`` guard.
         """
         summary = IngestSummary()
 
@@ -217,16 +227,34 @@ class Desk:
             if on_result:
                 on_result(result)
 
-        with self.index.session():
-            self._ingest(items, collection, by, report)
+        if bulk:  # the worker, once started, holds the writer: this process must not
+            self._ingest(items, collection, by, report, bulk=True)
+            self.index.refresh()  # what the worker committed
+        else:
+            with self.index.session():
+                self._ingest(items, collection, by, report, bulk=False)
         return summary
 
-    def _ingest(self, items, collection, by, report) -> None:
-        # The index thread adds each stored batch to the index (tantivy releases the GIL)
-        # while this thread reads, splits and stores the next ones.
+    def _ingest(self, items, collection, by, report, *, bulk: bool) -> None:
+        # The index thread (or worker) adds each stored batch to the index while this thread
+        # reads, splits and stores the next ones.
         queued: deque[Future] = deque()
         batch: list[tuple[Article, list[Span]]] = []
         size = unindexed = 0
+        worker: IndexWorker | None = None
+
+        def catch_up(up_to: int | None, commit: bool) -> Future[int]:
+            nonlocal worker
+            if bulk and worker is None and up_to is not None:  # a full batch: a bulk ingest
+                from .index_worker import IndexWorker  # multiprocessing: off the path of ask
+
+                worker = IndexWorker(self.db_path, self.index.path)
+            if worker is not None:
+                return worker.sync(up_to=up_to, commit=commit)
+            return self._indexer.submit(
+                lambda: self.index.sync(self.store, up_to=up_to, commit=commit)
+            )
+
         try:
             for item in items:
                 if isinstance(item, IngestResult):
@@ -245,25 +273,32 @@ class Desk:
                     unindexed += size
                     batch, size = [], 0
                     commit = unindexed >= INDEX_PASSAGES
-                    self._index(queued, up_to=self.store.outbox_max(), commit=commit)
+                    self._index(queued, catch_up, up_to=self.store.outbox_max(), commit=commit)
                     if commit:
                         unindexed = 0
             if batch:
                 self._write(batch, by, report)
-            self._index(queued, ahead=0)
+            self._index(queued, catch_up, ahead=0)
+        except Exception as e:
+            if worker is not None and (plain := worker.explain(e)) is not e:
+                raise plain from e
+            raise
         finally:
             for f in queued:
                 f.cancel()
             wait(queued)  # the writer goes when the session ends: nothing may be using it
+            if worker is not None:
+                worker.close()
 
     def _write(self, batch, by, report) -> None:
         """Store one batch: one transaction, whole articles only."""
         for r in self.store.save_all(batch, by=by):
             report(r)
 
+    @staticmethod
     def _index(
-        self,
         queued: deque[Future],
+        catch_up: Callable[[int | None, bool], Future[int]],
         *,
         up_to: int | None = None,
         commit: bool = True,
@@ -271,9 +306,7 @@ class Desk:
     ) -> None:
         """Queue a catch-up of the index with what is stored; wait while more than ``ahead``
         are queued (their errors surface here)."""
-        queued.append(self._indexer.submit(
-            lambda: self.index.sync(self.store, up_to=up_to, commit=commit)
-        ))
+        queued.append(catch_up(up_to, commit))
         while len(queued) > ahead:
             queued.popleft().result()
 

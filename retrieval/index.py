@@ -37,11 +37,12 @@ BATCH = 10_000
 class IndexBusyError(NewsdeskError):
     """Another ingest has held the index writer for too long."""
 
-    def __init__(self) -> None:
-        super().__init__(
-            "The search index is busy with another ingest; what you added is saved and "
-            "becomes searchable when that ingest finishes."
-        )
+    def __init__(
+        self,
+        message: str = "The search index is busy with another ingest; what you added is saved "
+        "and becomes searchable when that ingest finishes.",
+    ) -> None:
+        super().__init__(message)  # the message as an argument: pickled from an index worker
 
 
 def _schema() -> tantivy.Schema:

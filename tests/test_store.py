@@ -301,6 +301,94 @@ def test_a_bulk_ingest_commits_the_index_every_few_batches_not_every_batch(db_pa
         assert desk.ask("drones").quotes
 
 
+def index_workers() -> list:
+    """The index worker processes this process has running."""
+    import multiprocessing
+
+    return multiprocessing.active_children()
+
+
+def test_a_bulk_ingest_indexes_in_a_process_of_its_own(db_path, monkeypatch):
+    """Past one store batch, a bulk ingest hands indexing to a worker process, which commits
+    as the index thread would (every 9 passages and at the end: 4 segments) and is gone, with
+    its writer, when the ingest returns."""
+    import retrieval.desk
+
+    monkeypatch.setattr(retrieval.desk, "BATCH_PASSAGES", 3)
+    monkeypatch.setattr(retrieval.desk, "INDEX_PASSAGES", 9)
+    workers_seen = []
+    with Desk(db_path) as desk:
+        summary = desk.ingest([article(i) for i in range(30)], bulk=True,
+                              on_result=lambda r: workers_seen.append(len(index_workers())))
+        assert summary.count("added") == 30
+        assert workers_seen[:3] == [0, 0, 0] and max(workers_seen) == 1  # from the 2nd batch
+        assert index_workers() == []
+        assert desk.index.index.searcher().num_segments == 4
+        assert desk.store.outbox() == []
+        assert_consistent(desk)
+        assert desk.ask("Story number 29 drones").quotes[0].title == "Story 29"
+        monkeypatch.setattr(retrieval.index, "LOCK_WAIT_S", 0.5)
+        with Desk(db_path) as other:  # the writer is free
+            other.ingest([article(99)])
+            assert_consistent(other)
+
+
+def test_a_small_bulk_ingest_starts_no_process(db_path):
+    started = []
+    with Desk(db_path) as desk:
+        desk.ingest([article(1), article(2)], bulk=True,
+                    on_result=lambda r: started.append(len(index_workers())))
+        assert started == [0, 0] and index_workers() == []
+        assert desk.ask("Story number 2 drones").quotes[0].title == "Story 2"
+        assert_consistent(desk)
+
+
+def test_a_killed_index_worker_loses_nothing(db_path, monkeypatch):
+    """The index worker dies (the OOM killer, say) mid-ingest: the ingest stops with a message
+    for the person, the stored batches stay, and the next start indexes them."""
+    import retrieval.desk
+    from retrieval.errors import NewsdeskError
+
+    monkeypatch.setattr(retrieval.desk, "BATCH_PASSAGES", 3)
+    monkeypatch.setattr(retrieval.desk, "INDEX_PASSAGES", 9)
+
+    def killing():
+        for i in range(40):
+            if i == 12:
+                for worker in index_workers():
+                    os.kill(worker.pid, signal.SIGKILL)
+                    worker.join(10)
+            yield article(i)
+
+    with Desk(db_path) as desk:
+        with pytest.raises(NewsdeskError, match="indexing process stopped"):
+            desk.ingest(killing(), bulk=True)
+        stored = desk.stats().articles
+        assert 12 <= stored < 40 and stored % 3 == 0  # whole batches only
+    with Desk(db_path) as desk:
+        assert_consistent(desk)
+        assert desk.ask("Story number 11 drones").quotes[0].title == "Story 11"
+
+
+def test_a_bulk_ingest_whose_index_is_busy_says_so_and_keeps_the_articles(db_path, monkeypatch):
+    """Another process holds the index writer: the worker gives up after the wait, the ingest
+    reports the busy index (an error made in the worker, shown here), the articles stay."""
+    import retrieval.desk
+    import retrieval.index
+    from retrieval.index import IndexBusyError
+
+    monkeypatch.setattr(retrieval.desk, "BATCH_PASSAGES", 3)
+    monkeypatch.setattr(retrieval.index, "LOCK_WAIT_S", 0.3)
+    with Desk(db_path) as desk:
+        other = TantivyIndex(db_path.with_suffix(".index"))
+        with other.session():  # the other process's writer
+            with pytest.raises(IndexBusyError, match="busy with another ingest"):
+                desk.ingest([article(i) for i in range(9)], bulk=True)
+        assert desk.stats().articles == 9
+        assert desk.ask("Story number 8 drones").quotes[0].title == "Story 8"
+        assert_consistent(desk)
+
+
 SECOND = "Another story about satellites. Short."
 
 
@@ -355,11 +443,13 @@ def test_a_session_ending_before_its_commit_leaves_the_outbox_to_replay(db_path)
     store.close()
 
 
+@pytest.mark.parametrize("bulk", [False, True], ids=["index-thread", "index-process"])
 def test_an_ingest_that_fails_midway_keeps_whole_batches_and_frees_the_index(
-    db_path, monkeypatch
+    db_path, monkeypatch, bulk
 ):
-    """The source breaks after 20 articles, with catch-ups queued for the index thread: the
-    stored batches stay, the writer is released, and the next ingest indexes all of them."""
+    """The source breaks after 20 articles, with catch-ups queued for the index thread (or
+    worker process): the stored batches stay, the writer is released, and the next ingest
+    indexes all of them."""
     import retrieval.desk
 
     monkeypatch.setattr(retrieval.desk, "BATCH_PASSAGES", 3)
@@ -372,7 +462,7 @@ def test_an_ingest_that_fails_midway_keeps_whole_batches_and_frees_the_index(
 
     with Desk(db_path) as desk:
         with pytest.raises(OSError):
-            desk.ingest(broken())
+            desk.ingest(broken(), bulk=bulk)
         assert desk.stats().articles == 18  # six whole batches of three; the rest unstored
         assert not desk.index.ingesting
         with Desk(db_path) as other:  # another process's writer is not kept waiting
