@@ -91,15 +91,16 @@ def _rss_mb() -> dict[str, float]:
 
 
 def worker_ingest(args: dict) -> dict:
-    """Ingest a JSONL file into a new database, as ``newsdesk ingest FILE`` does (in bulk: the
-    index fed by a process of its own, whose peak memory is added to this one's)."""
+    """Ingest a JSONL file into a new database, as ``newsdesk ingest FILE`` does (a large file
+    in bulk: the index fed by a process of its own, whose peak memory is added to this one's)."""
     from retrieval import Desk
-    from retrieval.files import read_paths
+    from retrieval.files import is_bulk, read_paths
 
     before = _rss_mb()["rss_mb"]
     started = time.perf_counter()
     with Desk(args["db"]) as desk:
-        summary = desk.ingest(read_paths([args["jsonl"]]), bulk=True)
+        paths = [args["jsonl"]]
+        summary = desk.ingest(read_paths(paths), bulk=is_bulk(paths))
     return {
         "seconds": time.perf_counter() - started,
         # The index worker has ended: its high-water mark is in rusage. Added to this

@@ -65,7 +65,7 @@ def is_url(text: str) -> bool:
 
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from .files import read_paths
+    from .files import is_bulk, read_paths
 
     urls = [p for p in args.paths if is_url(p)]
     paths = [p for p in args.paths if not is_url(p)]
@@ -73,7 +73,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar = _progress(args)
         summary = desk.ingest(
             read_paths(paths), collection=args.collection, by=args.by,
-            on_result=lambda r: bar.update(1) if bar else None, bulk=True,
+            on_result=lambda r: bar.update(1) if bar else None, bulk=is_bulk(paths),
         )
         if bar:
             bar.close()

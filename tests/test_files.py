@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from retrieval.files import normalise_date, read_paths
+from retrieval.files import BULK_BYTES, is_bulk, normalise_date, read_paths
 
 from .conftest import shared
 
@@ -173,3 +173,19 @@ def test_reuters_dates_read_without_strptime_as_strptime_read_them():
         "1987-04-09T00:00:00", "1987-03-03T09:15:05.400000", "1987-02-26T15:01:01",
         "27-MAR-1987 00:03:35.68F", "31-APR-1987 10:00:00.00", "1-MAR-1987 24:00:00.00",
     ]
+
+
+def test_only_large_inputs_are_ingested_in_bulk(tmp_path):
+    """``newsdesk ingest`` starts an index worker only for inputs worth its start-up."""
+    small = tmp_path / "small.jsonl"
+    small.write_text(json.dumps({"title": "T", "text": "Drones. More drones."}) + "\n")
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(2):  # half the threshold each: together a bulk ingest
+        with (folder / f"part{n}.jsonl").open("wb") as f:
+            f.truncate(BULK_BYTES // 2)
+    assert not is_bulk([small])
+    assert not is_bulk([small, tmp_path / "missing.jsonl"])
+    assert not is_bulk([folder / "part0.jsonl"])
+    assert is_bulk([folder])
+    assert is_bulk([small, folder / "part0.jsonl", folder / "part1.jsonl"])

@@ -370,6 +370,42 @@ def test_a_killed_index_worker_loses_nothing(db_path, monkeypatch):
         assert desk.ask("Story number 11 drones").quotes[0].title == "Story 11"
 
 
+def test_a_killed_bulk_ingest_leaves_no_worker_holding_the_index(db_path, monkeypatch):
+    """SIGKILL of the ingesting process: its index worker ends with it (an orphan would hold
+    the writer for good), and the next start replays what was stored."""
+    import retrieval.index
+
+    script = f"""
+import itertools, sys
+sys.path.insert(0, {str(ROOT)!r})
+import retrieval.desk
+from retrieval import Article, Desk
+retrieval.desk.BATCH_PASSAGES = 50
+
+def forever():
+    for i in itertools.count():
+        if i == 400:
+            print("indexing in a worker", flush=True)
+        yield Article(title=f"Story {{i}}", text=f"Story number {{i}} is about drones. Yes.",
+                      url=f"https://example.org/{{i}}")
+
+with Desk({str(db_path)!r}) as desk:
+    desk.ingest(forever(), bulk=True)
+"""
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "indexing in a worker"
+        time.sleep(0.5)
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+    monkeypatch.setattr(retrieval.index, "LOCK_WAIT_S", 5.0)
+    with Desk(db_path) as desk:  # opening replays the outbox: it needs the writer
+        assert desk.stats().articles >= 400
+        assert_consistent(desk)
+        assert desk.ask("Story number 399 drones").quotes[0].title == "Story 399"
+
+
 def test_a_bulk_ingest_whose_index_is_busy_says_so_and_keeps_the_articles(db_path, monkeypatch):
     """Another process holds the index writer: the worker gives up after the wait, the ingest
     reports the busy index (an error made in the worker, shown here), the articles stay."""
