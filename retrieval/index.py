@@ -272,10 +272,22 @@ class TantivyIndex:
         return n
 
     def check(self, store: Store) -> None:
-        """Bring the index in line with the store after a crash, a kill or a lost directory."""
-        self.sync(store)
+        """Bring the index in line with the store after a crash, a kill or a lost directory.
+
+        Counts are compared only while no one writes: another process's ingest may commit
+        between the two counts (or before this reader has seen it), which is no drift, and a
+        rebuild would wait for its writer until it ends. Nor does opening wait for that writer
+        to replay the outbox: the first question that finds it free does."""
+        try:
+            self.sync(store, wait=0.0)
+        except IndexBusyError:
+            return  # another ingest holds the writer: it keeps the index in step
+        version = store.version()
+        if store.outbox(1):
+            return  # another process is storing and indexing: it keeps the two in step
+        self.index.reload()
         expected, actual = store.passage_count(), self.num_docs()
-        if expected != actual and not store.outbox(1):
+        if expected != actual and store.version() == version:
             log.warning(
                 "index has %d passages, database %d: rebuilding the index from the database",
                 actual, expected,
