@@ -2,8 +2,8 @@
 
 A bulk ingest keeps two cores busy: one reads, splits and stores articles (Python), the other
 indexes them (tantivy, fed by Python). In one process the two Python halves take turns under one
-GIL; in two, each has its own (100k benchmark passages, alternating: 12.3 / 12.7 s in one
-process, 10.3 / 11.8 s with this worker; docs/scaling.md has the 1M figures). The worker holds
+GIL; in two, each has its own (1M benchmark passages, alternating: 115.8 / 112.0 s in one
+process, 104.1 / 108.3 s with this worker; more in docs/scaling.md). The worker holds
 the index writer for the ingest and replays the store's outbox up to where the ingest tells it,
 as the in-process index thread does; if it dies, the outbox keeps what it had not committed, and
 the next sync replays it.
