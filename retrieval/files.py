@@ -72,7 +72,10 @@ BULK_BYTES = 16_000_000
 """Files this large in all are a bulk ingest (``Desk.ingest(bulk=True)``): an index worker
 process pays for its start from about here on. The benchmark's files, ingested in one process
 and with the worker, alternating: 6.4 MB (10k passages) 1.44-1.63 s and 1.90-2.33 s; Reuters'
-24.7 MB (35k) 4.34-5.03 s and 4.19-5.02 s; 64 MB (100k) 12.3 / 12.7 s and 10.3 / 11.8 s."""
+24.7 MB (35k) 4.34-5.03 s and 4.19-5.02 s; 64 MB (100k) 12.3 / 12.7 s and 10.3 / 11.8 s.
+Since the worker starts without pandas (1091a21), 10k takes as long either way (1.50-1.85 s
+and 1.55-1.81 s, eight pairs) and Reuters 4.5-6.0 s and 4.3-4.8 s: below this size one
+process keeps the memory in one place (87 MB at 10k, against 48 + 75)."""
 
 
 def is_bulk(paths: Iterable[str | Path]) -> bool:
