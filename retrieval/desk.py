@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import threading
 import time
 from collections import deque
@@ -66,9 +67,14 @@ class Desk:
         self._local = threading.local()
         self._stores: list[Store] = []
         self._stores_lock = threading.Lock()
-        self.index = TantivyIndex(self.db_path.with_suffix(".index"))
         self._indexer = ThreadPoolExecutor(1, thread_name_prefix="newsdesk-index")
-        self.index.check(self.store)
+        try:
+            store = self.store  # first: a file that is not a database leaves no index beside it
+            self.index = TantivyIndex(self.db_path.with_suffix(".index"))
+            self.index.check(store)
+        except (OSError, sqlite3.OperationalError) as e:  # a folder, a path under a file, ...
+            self.close()
+            raise NewsdeskError(f"cannot use {db} as the database: {_why(self.db_path, e)}") from e
         self.engine: Engine = self.index
         if engine == "rank-bm25":
             from .reference import ReferenceEngine  # numpy and rank-bm25: only when asked for
@@ -357,6 +363,16 @@ class Desk:
 
     def articles(self, collections: list[str] | None = None) -> Iterator[Article]:
         return self.store.articles(collections)
+
+
+def _why(db: Path, error: Exception) -> str:
+    """Why a database cannot be opened there, in the person's terms rather than errno's."""
+    if db.is_dir():
+        return "it is a folder"
+    blocker = next((p for p in db.parents if p.exists()), None)
+    if blocker is not None and not blocker.is_dir():
+        return f"{blocker} is a file, not a folder"
+    return getattr(error, "strerror", None) or str(error)
 
 
 def _normalise(article: Article, collection: str | None) -> Article:

@@ -90,6 +90,23 @@ def test_mistakes_are_one_clear_line_not_a_traceback(tmp_path, args, message):
     assert "Traceback" not in proc.stderr
 
 
+@pytest.mark.parametrize("where", ["under-a-file", "a-folder"])
+def test_a_database_that_cannot_be_made_there_is_one_clear_line(tmp_path, where):
+    """A --db under a file, or naming a folder, is the person's mistake: say so, no traceback."""
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a folder")
+    (tmp_path / "folder").mkdir()
+    if where == "under-a-file":
+        db, why = notes / "n.db", f"{notes} is a file, not a folder"
+    else:
+        db, why = tmp_path / "folder", "it is a folder"
+    for args in (["ask", "drones"], ["ingest", str(SAMPLE)], ["stats"]):
+        proc = newsdesk("--db", str(db), *args, check=False)
+        assert proc.returncode == 1, proc.stdout
+        assert proc.stderr == f"newsdesk: cannot use {db} as the database: {why}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]  # nothing left
+
+
 def test_run_without_a_token_says_so(tmp_path):
     proc = newsdesk("--db", str(tmp_path / "n.db"), "run", check=False,
                     env={"DISCORD_TOKEN": ""})
