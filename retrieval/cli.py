@@ -145,8 +145,11 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.output == "-":
             n = desk.export(sys.stdout, collections=args.collection)
         else:
-            with open(args.output, "w", encoding="utf-8") as out:
-                n = desk.export(out, collections=args.collection)
+            try:
+                with open(args.output, "w", encoding="utf-8") as out:
+                    n = desk.export(out, collections=args.collection)
+            except OSError as e:
+                raise NewsdeskError(f"cannot write {args.output}: {e.strerror or e}") from e
     print(f"exported {plural(n, 'article')}", file=sys.stderr)
     return 0
 

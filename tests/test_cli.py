@@ -81,7 +81,9 @@ def test_ask_json(tmp_path):
      (["remove", "999"], "No article matches '999'"),
      (["ingest", "nope.txt"], "no such file or folder"),
      (["ask", "--engine", "lucene", "x"], "invalid choice"),
-     (["ask", "--per-article", "0", "drones"], "at least 1 quote per article")],
+     (["ask", "--per-article", "0", "drones"], "at least 1 quote per article"),
+     (["export", "-o", "no-such-folder/all.jsonl"],
+      "cannot write no-such-folder/all.jsonl: No such file or directory")],
 )
 def test_mistakes_are_one_clear_line_not_a_traceback(tmp_path, args, message):
     proc = newsdesk("--db", str(tmp_path / "n.db"), *args, check=False)
