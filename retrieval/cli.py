@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -145,11 +146,19 @@ def cmd_export(args: argparse.Namespace) -> int:
         if args.output == "-":
             n = desk.export(sys.stdout, collections=args.collection)
         else:
+            # Written beside the target and renamed over it when whole: a failed or interrupted
+            # export leaves what was there before, not half a file.
+            target = Path(args.output)
+            part = target.with_name(f".{target.name}.part")
             try:
-                with open(args.output, "w", encoding="utf-8") as out:
+                with open(part, "w", encoding="utf-8") as out:
                     n = desk.export(out, collections=args.collection)
-            except OSError as e:
-                raise NewsdeskError(f"cannot write {args.output}: {e.strerror or e}") from e
+                os.replace(part, target)
+            except BaseException as e:
+                part.unlink(missing_ok=True)
+                if isinstance(e, OSError):
+                    raise NewsdeskError(f"cannot write {target}: {e.strerror or e}") from e
+                raise
     print(f"exported {plural(n, 'article')}", file=sys.stderr)
     return 0
 

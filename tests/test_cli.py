@@ -109,6 +109,36 @@ def test_a_database_that_cannot_be_made_there_is_one_clear_line(tmp_path, where)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["folder", "notes.txt"]  # nothing left
 
 
+def test_an_export_that_fails_midway_leaves_the_earlier_file(tmp_path):
+    """A write that fails partway (here the file size limit, as a full disk would) must not
+    leave half an export where the last whole one was."""
+    import resource
+
+    db = str(tmp_path / "n.db")
+    articles = tmp_path / "stories.jsonl"
+    with articles.open("w") as f:
+        for i in range(40):  # about 70 KB of export, past the limit below
+            text = "Iran will supply drones to Russia, officials said. " * 30 + str(i)
+            f.write(json.dumps({"title": f"Story {i}", "url": f"https://x.test/{i}",
+                                "text": text}) + "\n")
+    newsdesk("--db", db, "ingest", str(articles))
+    earlier = tmp_path / "all.jsonl"
+    earlier.write_text("the last export\n")
+
+    def limit_file_size():  # SQLite's shared-memory file needs 32 KB; the export more
+        resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+    proc = subprocess.run([sys.executable, "-m", "bot", "--db", db, "export", "-o", str(earlier)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=60,
+                          preexec_fn=limit_file_size)
+    assert proc.returncode == 1
+    assert proc.stderr == f"newsdesk: cannot write {earlier}: File too large\n"
+    assert earlier.read_text() == "the last export\n"
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
+    newsdesk("--db", db, "export", "-o", str(earlier))
+    assert len(earlier.read_text().splitlines()) == 40
+
+
 def test_run_without_a_token_says_so(tmp_path):
     proc = newsdesk("--db", str(tmp_path / "n.db"), "run", check=False,
                     env={"DISCORD_TOKEN": ""})
