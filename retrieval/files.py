@@ -54,7 +54,8 @@ def refuse(source: str, reason: str) -> IngestResult:
 
 
 def walk(paths: Iterable[str | Path]) -> Iterator[Path | IngestResult]:
-    """Files under the given paths, folders recursively (hidden files skipped), in order."""
+    """Files under the given paths, folders recursively (hidden files, and anything but regular
+    files, skipped), in order."""
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
@@ -64,6 +65,8 @@ def walk(paths: Iterable[str | Path]) -> Iterator[Path | IngestResult]:
                     yield p
         elif path.is_file():
             yield path
+        elif path.exists():  # named outright; a folder's are skipped (reading a pipe would wait)
+            yield refuse(str(path), "not a file or folder (a device, pipe or socket)")
         else:
             yield refuse(str(path), "no such file or folder")
 

@@ -1,6 +1,7 @@
 """Ingest from files: each format, the shared real collections as they are, hostile input."""
 
 import json
+import os
 
 import pytest
 
@@ -137,9 +138,12 @@ def test_missing_path_and_folders(desk, tmp_path):
     (folder / "sub").mkdir(parents=True)
     (folder / "sub" / "x.txt").write_text("Title X\nBody of x.")
     (folder / ".hidden.txt").write_text("Hidden\nShould not be read.")
-    summary = ingest(desk, folder, folder / "nope.txt")
+    os.mkfifo(folder / "sub" / "pipe.txt")  # inside a folder: skipped, never opened
+    os.mkfifo(tmp_path / "named.txt")  # named outright: refused, never opened (it would wait)
+    summary = ingest(desk, folder, folder / "nope.txt", tmp_path / "named.txt")
     assert summary.count("added") == 1
-    assert summary.refused[0].reason == "no such file or folder"
+    assert [r.reason for r in summary.refused] == [
+        "no such file or folder", "not a file or folder (a device, pipe or socket)"]
 
 
 def test_bbc_collection_ingests_as_it_is(desk):
