@@ -45,6 +45,20 @@ def open_desk(args: argparse.Namespace, *, engine: str | None = None) -> Desk:
     return desk
 
 
+def named_collections(desk: Desk, args: argparse.Namespace) -> list[str] | None:
+    """The ``--collection`` names, each checked: a misspelt one would find nothing, silently."""
+    if not args.collection:
+        return None
+    known = desk.stats().collections
+    unknown = [c for c in args.collection if c not in known]
+    if unknown:
+        raise NewsdeskError(
+            f"no collection named {', '.join(map(repr, unknown))} "
+            f"(there are: {', '.join(known) or 'none yet'})"
+        )
+    return args.collection
+
+
 # -- commands ----------
 
 
@@ -52,7 +66,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with open_desk(args, engine=args.engine) as desk:
         answer = desk.ask(
             " ".join(args.question), k=args.k, per_article=args.per_article,
-            collections=args.collection,
+            collections=named_collections(desk, args),
         )
     if args.json:
         print(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -122,7 +136,7 @@ def _progress(args: argparse.Namespace):
 
 def cmd_stats(args: argparse.Namespace) -> int:
     with open_desk(args) as desk:
-        stats = desk.stats(args.collection)
+        stats = desk.stats(named_collections(desk, args))
     if args.json:
         print(json.dumps(stats.__dict__, indent=2))
         return 0
@@ -135,7 +149,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_remove(args: argparse.Namespace) -> int:
     with open_desk(args) as desk:
-        removed = desk.remove(args.ref, collections=args.collection)
+        removed = desk.remove(args.ref, collections=named_collections(desk, args))
     for a in removed:
         print(f"removed article {a.id}: {a.title}")
     return 0
@@ -143,8 +157,9 @@ def cmd_remove(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     with open_desk(args) as desk:
+        collections = named_collections(desk, args)
         if args.output == "-":
-            n = desk.export(sys.stdout, collections=args.collection)
+            n = desk.export(sys.stdout, collections=collections)
         else:
             # Written beside the target and renamed over it when whole: a failed or interrupted
             # export leaves what was there before, not half a file.
@@ -152,7 +167,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             part = target.with_name(f".{target.name}.part")
             try:
                 with open(part, "w", encoding="utf-8") as out:
-                    n = desk.export(out, collections=args.collection)
+                    n = desk.export(out, collections=collections)
                 os.replace(part, target)
             except BaseException as e:
                 part.unlink(missing_ok=True)

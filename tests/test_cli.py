@@ -139,6 +139,18 @@ def test_an_export_that_fails_midway_leaves_the_earlier_file(tmp_path):
     assert len(earlier.read_text().splitlines()) == 40
 
 
+def test_a_misspelt_collection_is_named_not_searched_silently(tmp_path):
+    db = str(tmp_path / "n.db")
+    newsdesk("--db", db, "ingest", "--collection", "wire", str(SAMPLE))
+    for args in (["ask", QUESTION], ["stats"], ["export"], ["remove", "1"]):
+        proc = newsdesk("--db", db, *args, "--collection", "wire", "--collection", "wries",
+                        check=False)
+        assert proc.returncode == 1
+        assert proc.stderr == "newsdesk: no collection named 'wries' (there are: wire)\n"
+    found = newsdesk("--db", db, "ask", "--json", "--collection", "wire", QUESTION).stdout
+    assert json.loads(found)["quotes"]
+
+
 def test_run_without_a_token_says_so(tmp_path):
     proc = newsdesk("--db", str(tmp_path / "n.db"), "run", check=False,
                     env={"DISCORD_TOKEN": ""})
