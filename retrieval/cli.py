@@ -206,11 +206,17 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             row = sources.unsubscribe(desk, args.ref, collections=collections)
             print(f"removed feed {row['id']}: {row['url']}")
         else:
+            polled = 0
             for r in sources.poll(desk, force=args.all):
+                polled += 1
                 outcome = r.error or ("not modified" if r.not_modified else
                                       f"{r.added} added, {r.updated} updated, "
                                       f"{r.unchanged} unchanged, {r.refused} refused")
                 print(f"{r.feed}: {outcome}")
+            if not polled:
+                n = len(desk.store.feeds(None))
+                print(f"no feed is due yet ({plural(n, 'feed')}; --all polls them now)" if n
+                      else "no feeds yet: add one with `newsdesk feeds add URL`")
     return 0
 
 

@@ -190,9 +190,12 @@ def test_ingest_a_web_page_and_follow_a_feed(tmp_path, web_server):
     pages_before = web_server.requests_to("/home.html")
     second = newsdesk("--db", db, "feeds", "poll", "--all", env=local).stdout
     assert "not modified" in second
+    not_due = newsdesk("--db", db, "feeds", "poll", env=local).stdout  # just polled
+    assert not_due == "no feed is due yet (1 feed; --all polls them now)\n"
     assert web_server.requests_to("/home.html") == pages_before
     assert "last polled" in newsdesk("--db", db, "feeds", "list").stdout
     assert "removed feed 1" in newsdesk("--db", db, "feeds", "remove", feed).stdout
+    assert newsdesk("--db", db, "feeds", "poll").stdout.startswith("no feeds yet")
 
 
 def test_retrieval_never_imports_discord_or_the_bot():
