@@ -28,6 +28,7 @@ log = logging.getLogger("newsdesk")
 
 Handler = Callable[[argparse.Namespace], int]
 MAX_REFUSALS_SHOWN = 5
+NO_FEEDS = "no feeds yet: add one with `newsdesk feeds add URL`"
 
 
 def open_desk(args: argparse.Namespace, *, engine: str | None = None) -> Desk:
@@ -201,7 +202,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
                 print(f"{row['id']}  {row['url']}  {row['collection']}  "
                       f"last polled {row['last_polled'] or 'never'}  {state}")
             if not rows:
-                print("no feeds yet: add one with `newsdesk feeds add URL`")
+                print(NO_FEEDS)
         elif args.action == "remove":
             row = sources.unsubscribe(desk, args.ref, collections=collections)
             print(f"removed feed {row['id']}: {row['url']}")
@@ -216,7 +217,7 @@ def cmd_feeds(args: argparse.Namespace) -> int:
             if not polled:
                 n = len(desk.store.feeds(None))
                 print(f"no feed is due yet ({plural(n, 'feed')}; --all polls them now)" if n
-                      else "no feeds yet: add one with `newsdesk feeds add URL`")
+                      else NO_FEEDS)
     return 0
 
 
