@@ -69,7 +69,7 @@ def highlight(text: str, terms: list[str]) -> str:
 
 
 def attribution(q: Quote | Article) -> str:
-    parts = [q.publisher, q.author, (q.published or "")[:10]]
+    parts = [q.publisher, q.author, render.shown_date(q.published)]
     return shorten(" · ".join(p for p in parts if p), ATTRIBUTION) or "unknown source"
 
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Callable
 
 from .analyze import query_terms
 from .answer import match_spans
 from .models import Answer, Quote
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 BOLD, RESET = "\033[1m", "\033[0m"
 
@@ -31,8 +34,16 @@ def highlight(
 
 def attribution(q: Quote) -> str:
     parts = [q.title]
-    parts += [p for p in (q.publisher, q.author, (q.published or "")[:10]) if p]
+    parts += [p for p in (q.publisher, q.author, shown_date(q.published)) if p]
     return " · ".join(parts)
+
+
+def shown_date(published: str | None) -> str:
+    """The day of an ISO date; a date ingest could not read ("Tuesday morning") as it came,
+    up to 40 characters, rather than its first ten."""
+    if not published:
+        return ""
+    return published[:10] if _ISO_DAY.match(published) else published[:40]
 
 
 def copies(q: Quote) -> str:

@@ -120,9 +120,19 @@ def test_attribution() -> None:
         "Middle East Monitor · Jo Bloggs · 2022-07-13"
     )
     assert attribution(quote(publisher=None, published=None)) == "unknown source"
+    unread = attribution(quote(published="Tuesday morning"))  # a date ingest could not read
+    assert unread == "Middle East Monitor · Tuesday morning"
     byline = attribution(quote(author=", ".join(f"Reporter {i}" for i in range(100))))
     assert byline.startswith("Middle East Monitor · Reporter 0, Reporter 1, ")
     assert byline.endswith("…") and len(byline) <= ATTRIBUTION
+
+
+def test_the_terminal_shows_an_unread_date_whole_and_an_iso_date_as_its_day() -> None:
+    from retrieval import render
+
+    assert render.attribution(quote(published="Tuesday morning")).endswith(" · Tuesday morning")
+    assert render.attribution(quote(published="2022-07-13T10:00:00+00:00")).endswith(
+        " · 2022-07-13")
 
 
 # -- embeds ----------
