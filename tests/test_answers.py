@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from retrieval import QuestionError
-from retrieval.analyze import WORD, query_terms
+from retrieval.analyze import WORD, query_terms, tokens
 from retrieval.render import render_answer
 
 SAMPLE_QUESTIONS = [
@@ -92,6 +92,14 @@ def test_analyzer_stems_and_drops_question_words():
     terms = query_terms("Who claimed Iran is supplying drones?")
     assert terms == ["claim", "iran", "suppli", "drone"]
     assert query_terms("How many UAVs?") == ["uav"]
+
+
+def test_the_index_drops_lucenes_stop_words_but_keeps_question_words():
+    """Stop words are never searched, so the index leaves them out; words that only shape a
+    question ("who", "many") are words of the text like any other."""
+    terms = tokens("The drones of Iran, and who sent them")
+    assert terms == ["drone", "iran", "who", "sent", "them"]
+    assert tokens("Many said it was the UAVs") == ["mani", "said", "uav"]
 
 
 def test_answer_json_schema(sample_desk):

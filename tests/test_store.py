@@ -262,6 +262,36 @@ def test_an_index_built_with_another_schema_is_rebuilt(db_path, caplog):
     assert "schema" in caplog.text and "rebuild" in caplog.text
 
 
+def test_an_index_built_with_stop_words_is_rebuilt_without_them(db_path, monkeypatch):
+    """Indexes from before stop words were left out (analyzer "newsdesk_en") are rebuilt: their
+    passage lengths would count words the new ones do not, so their scores would differ."""
+    import tantivy
+
+    from retrieval import index as index_module
+
+    def with_stop_words() -> tantivy.TextAnalyzer:
+        return (
+            tantivy.TextAnalyzerBuilder(tantivy.Tokenizer.simple())
+            .filter(tantivy.Filter.lowercase())
+            .filter(tantivy.Filter.remove_long(40))
+            .filter(tantivy.Filter.stemmer("english"))
+            .build()
+        )
+
+    with Desk(db_path) as desk:
+        desk.ingest([article(i) for i in range(5)])
+        assert desk.index.doc_freqs(["a", "drone"])[1] == {"a": 0, "drone": 5}
+    with monkeypatch.context() as m:  # the earlier version opens the database
+        m.setattr(index_module, "TOKENIZER_NAME", "newsdesk_en")
+        m.setattr(index_module, "index_analyzer", with_stop_words)
+        with Desk(db_path) as desk:
+            assert desk.index.doc_freqs(["a"])[1] == {"a": 5}  # "a second sentence"
+    with Desk(db_path) as desk:
+        assert_consistent(desk)
+        assert desk.index.doc_freqs(["a", "drone"])[1] == {"a": 0, "drone": 5}
+        assert desk.ask("drones").quotes
+
+
 def test_export_then_ingest_reproduces_everything(sample_desk, tmp_path):
     sample_desk.ingest([article(7, author="A. Writer", published="2024-01-02")],
                        collection="guild:9")
