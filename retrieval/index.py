@@ -78,7 +78,8 @@ class TantivyIndex:
         try:
             index = tantivy.Index(self.schema, path=str(self.path), reuse=True)
         except (ValueError, OSError) as e:
-            log.warning("index at %s cannot be used (%s); rebuilding it", self.path, e)
+            why = "another version of newsdesk built it" if "schema" in str(e) else e
+            log.warning("index at %s cannot be used (%s); rebuilding it", self.path, why)
             shutil.rmtree(self.path, ignore_errors=True)
             self.path.mkdir(parents=True)
             index = tantivy.Index(self.schema, path=str(self.path), reuse=False)
