@@ -22,7 +22,7 @@ from .config import DEFAULT_DB, Settings
 from .desk import Desk
 from .errors import NewsdeskError
 from .models import GLOBAL, IngestResult, IngestSummary
-from .render import plural, render_answer
+from .render import NOT_SEARCHABLE_YET, plural, render_answer
 
 log = logging.getLogger("newsdesk")
 
@@ -117,6 +117,8 @@ def describe(summary: IngestSummary) -> str:
                   IngestResult.REFUSED)
     )
     lines = [f"{counts} ({plural(summary.passages, 'passage')} indexed)"]
+    if summary.index_busy:
+        lines = [f"{counts} ({plural(summary.passages, 'passage')} stored)", NOT_SEARCHABLE_YET]
     by_reason: dict[str, list[str]] = {}
     for r in summary.refused:
         by_reason.setdefault(r.reason or "refused", []).append(r.source)

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -57,6 +58,11 @@ INDEX_AHEAD = 3
 """Store batches the index may fall behind by before the ingest waits for it. Waiting for each
 catch-up (the index and this thread in lockstep) left a core idle: 100k passages, alternating
 six times, median 11.0 s in lockstep against 10.2 with 3 behind (2 and 5 behind: no better)."""
+BUSY_WAIT_S = 5.0
+"""How long an ingest (other than a bulk one), a removal or a reindex waits for the index
+writer that another process holds: another ingest may hold it for minutes. Past the wait,
+articles are stored all the same, and that process or the next question indexes them from
+the outbox (a reindex is refused)."""
 
 
 class Desk:
@@ -219,6 +225,9 @@ class Desk:
         Each batch is one transaction (whole articles only); the index takes in every batch and
         commits every few and at the end (the outbox replays whatever a crash left unindexed),
         so an interrupted ingest keeps every finished batch and re-running it completes the rest.
+        If another process's ingest holds the index (past ``BUSY_WAIT_S``), the articles are
+        stored all the same, their results marked ``index_busy``: that ingest (or the next
+        question) indexes them.
 
         ``bulk``: once the input fills a store batch, index in a process of its own
         (``index_worker``), so that storing and indexing each have a core; ``newsdesk ingest``
@@ -236,21 +245,33 @@ class Desk:
         if bulk:  # the worker, once started, holds the writer: this process must not
             self._ingest(items, collection, by, report, bulk=True)
             self.index.refresh()  # what the worker committed
-        else:
-            with self.index.session():
-                self._ingest(items, collection, by, report, bulk=False)
+            return summary
+        with ExitStack() as held:
+            try:
+                held.enter_context(self.index.session(BUSY_WAIT_S))
+                indexing = True
+            except IndexBusyError:  # another process's ingest: it indexes what this one stores
+                log.info("index writer busy: storing without indexing; the outbox keeps them")
+                indexing = False
+            self._ingest(items, collection, by, report, bulk=False, indexing=indexing)
         return summary
 
-    def _ingest(self, items, collection, by, report, *, bulk: bool) -> None:
+    def _ingest(self, items, collection, by, report, *, bulk: bool, indexing: bool = True) -> None:
         # The index thread (or worker) adds each stored batch to the index while this thread
         # reads, splits and stores the next ones.
         queued: deque[Future] = deque()
         batch: list[tuple[Article, list[Span]]] = []
         size = unindexed = 0
         worker: IndexWorker | None = None
+        skipped: Future[int] = Future()
+        skipped.set_result(0)
+        if not indexing:
+            report = self._not_searchable_yet(report)
 
         def catch_up(up_to: int | None, commit: bool) -> Future[int]:
             nonlocal worker
+            if not indexing:
+                return skipped
             if bulk and worker is None and up_to is not None:  # a full batch: a bulk ingest
                 from .index_worker import IndexWorker  # multiprocessing: off the path of ask
 
@@ -296,6 +317,15 @@ class Desk:
             if worker is not None:
                 worker.close()
 
+    @staticmethod
+    def _not_searchable_yet(report: Callable[[IngestResult], None]) -> Callable:
+        def marked(result: IngestResult) -> None:
+            if result.status in (IngestResult.ADDED, IngestResult.UPDATED):
+                result = replace(result, index_busy=True)
+            report(result)
+
+        return marked
+
     def _write(self, batch, by, report) -> None:
         """Store one batch: one transaction, whole articles only."""
         for r in self.store.save_all(batch, by=by):
@@ -324,7 +354,10 @@ class Desk:
         with self.store.write():
             for a in found:
                 self.store.delete(a.id)
-        self.index.sync(self.store)
+        try:
+            self.index.sync(self.store, wait=BUSY_WAIT_S)
+        except IndexBusyError:
+            pass  # gone from answers already (no passage to quote); the outbox has the rest
         return found
 
     # -- looking -----------------------------------------------------------------------------------
@@ -359,7 +392,12 @@ class Desk:
         return self.store.feeds(collections)
 
     def reindex(self) -> int:
-        return self.index.rebuild(self.store)
+        try:
+            return self.index.rebuild(self.store, wait=BUSY_WAIT_S)
+        except IndexBusyError as e:
+            raise IndexBusyError(
+                "Another ingest is using the search index; reindex when it finishes."
+            ) from e
 
     def articles(self, collections: list[str] | None = None) -> Iterator[Article]:
         return self.store.articles(collections)

@@ -39,8 +39,9 @@ class IndexBusyError(NewsdeskError):
 
     def __init__(
         self,
-        message: str = "The search index is busy with another ingest; what you added is saved "
-        "and becomes searchable when that ingest finishes.",
+        message: str = "The search index is busy with another ingest. The articles stored so "
+        "far are kept and become searchable when it finishes; run this ingest again then to "
+        "add the rest (what is stored already is skipped).",
     ) -> None:
         super().__init__(message)  # the message as an argument: pickled from an index worker
 
@@ -261,9 +262,9 @@ class TantivyIndex:
             self._added = 0  # the writer rolled back: those rows are in the outbox still
             raise
 
-    def rebuild(self, store: Store) -> int:
+    def rebuild(self, store: Store, *, wait: float = LOCK_WAIT_S) -> int:
         """Index every passage in the store from scratch; returns the number indexed."""
-        with self._writer() as writer:
+        with self._writer(wait) as writer:
             up_to = store.outbox_max()
             writer.delete_all_documents()
             n = self._add(writer, store.index_rows())

@@ -110,6 +110,9 @@ class IngestResult:
     article_id: int | None = None
     passages: int = 0
     reason: str | None = None
+    index_busy: bool = False
+    """Stored, but another process's ingest held the search index: searchable once that
+    ingest (or the next question) takes it in from the outbox."""
 
     ADDED = "added"
     UPDATED = "updated"
@@ -132,9 +135,12 @@ class IngestSummary:
     results: list[IngestResult] = field(default_factory=list)
     refused: list[IngestResult] = field(default_factory=list)
     reasons: dict[str, int] = field(default_factory=dict)
+    index_busy: int = 0
+    """Articles stored but not yet searchable (``IngestResult.index_busy``)."""
 
     def add(self, result: IngestResult) -> None:
         self.counts[result.status] = self.counts.get(result.status, 0) + 1
+        self.index_busy += result.index_busy
         self.passages += result.passages
         if result.status == IngestResult.REFUSED:
             reason = result.reason or "refused"

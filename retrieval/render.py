@@ -14,6 +14,11 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 BOLD, RESET = "\033[1m", "\033[0m"
 
+NOT_SEARCHABLE_YET = (
+    "Another ingest is using the search index: what was added is stored, and becomes "
+    "searchable when that ingest finishes."
+)
+
 
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'' if n == 1 else 's'}"

@@ -553,6 +553,27 @@ def test_a_wire_copy_of_a_quoted_sentence_is_listed_under_it_not_quoted_again(ne
     assert_alive(newsroom.bot)
 
 
+def test_an_ingest_while_another_process_holds_the_index_is_stored_and_says_so(newsroom):
+    """Another process's ingest (here: this test) holds the index writer: the bot stores the
+    file after a short wait, says when it becomes searchable, and it does once the writer is
+    free. (It used to wait a minute, then say the article was saved when nothing was.)"""
+    from retrieval.index import TantivyIndex
+    from retrieval.render import NOT_SEARCHABLE_YET
+
+    standin = newsroom.standin
+    data = FERRY.replace(b"night-ferry", b"ice-ferry").replace(b"night ferry", b"ice ferry")
+    other = TantivyIndex(newsroom.db.with_suffix(".index"))
+    with other.session():
+        _, reply = ingest_file(standin, "ice.md", data, user=EDITOR)
+        first, added = reply.content.split("\n")
+        assert first == NOT_SEARCHABLE_YET
+        assert added.startswith("✅ added: Night ferry to Skerry Rock"), added
+    answer = ask(standin, "when does the ice ferry to Skerry Rock sail again?",
+                 guild_id=GUILD_ID)
+    assert "The ice ferry to Skerry Rock will sail again from June" in quoted(answer)
+    assert_alive(newsroom.bot)
+
+
 def test_a_member_who_may_not_manage_the_server_cannot_ingest(newsroom):
     standin = newsroom.standin
     data = FERRY.replace(b"Night ferry", b"Ghost ferry").replace(b"night ferry", b"ghost barge")

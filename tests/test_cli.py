@@ -172,6 +172,24 @@ def test_stats_remove_export_reindex(tmp_path):
     assert "0 articles" in newsdesk("--db", db, "stats").stdout
 
 
+def test_an_ingest_while_another_holds_the_index_says_when_it_is_searchable(tmp_path):
+    from retrieval.index import TantivyIndex
+    from retrieval.render import NOT_SEARCHABLE_YET
+
+    db = tmp_path / "n.db"
+    newsdesk("--db", str(db), "ingest", "-q", str(SAMPLE))
+    ferry = tmp_path / "ferry.md"
+    ferry.write_text("---\ntitle: Ice ferry\n---\nThe ice ferry sails in June, they said.\n")
+    with TantivyIndex(db.with_suffix(".index")).session():  # another ingest's writer
+        out = newsdesk("--db", str(db), "ingest", str(ferry)).stdout
+    assert out.splitlines() == [
+        "added: Ice ferry (1 passage, article 2)",
+        "1 added, 0 updated, 0 unchanged, 0 refused (1 passage stored)",
+        NOT_SEARCHABLE_YET,
+    ]
+    assert "The ice ferry sails in June" in newsdesk("--db", str(db), "ask", "ice ferry").stdout
+
+
 def test_ingest_a_web_page_and_follow_a_feed(tmp_path, web_server):
     db = str(tmp_path / "n.db")
     local = {"NEWSDESK_ALLOWED_NETWORKS": "127.0.0.0/8"}

@@ -490,14 +490,56 @@ def test_a_bulk_ingest_whose_index_is_busy_says_so_and_keeps_the_articles(db_pat
     from retrieval.index import IndexBusyError
 
     monkeypatch.setattr(retrieval.desk, "BATCH_PASSAGES", 3)
+    monkeypatch.setattr(retrieval.desk, "BUSY_WAIT_S", 0.3)
     monkeypatch.setattr(retrieval.index, "LOCK_WAIT_S", 0.3)
     with Desk(db_path) as desk:
         other = TantivyIndex(db_path.with_suffix(".index"))
         with other.session():  # the other process's writer
-            with pytest.raises(IndexBusyError, match="busy with another ingest"):
+            with pytest.raises(IndexBusyError, match="stored so far are kept"):
                 desk.ingest([article(i) for i in range(9)], bulk=True)
+            with pytest.raises(IndexBusyError, match="reindex when it finishes"):
+                desk.reindex()
         assert desk.stats().articles == 9
         assert desk.ask("Story number 8 drones").quotes[0].title == "Story 8"
+        assert_consistent(desk)
+
+
+def test_an_ingest_while_another_process_holds_the_index_stores_everything(
+    db_path, monkeypatch
+):
+    """Not a bulk ingest (the bot's, a small file's): past a short wait for the writer, the
+    articles are stored and marked as not searchable yet; a question after the writer is
+    free indexes them from the outbox."""
+    import retrieval.desk
+
+    monkeypatch.setattr(retrieval.desk, "BUSY_WAIT_S", 0.3)
+    with Desk(db_path) as desk:
+        desk.ingest([article(0)])
+        other = TantivyIndex(db_path.with_suffix(".index"))
+        with other.session():  # the other process's writer
+            summary = desk.ingest([article(i) for i in range(1, 4)] + [article(0)])
+            assert [(r.status, r.index_busy) for r in summary.results] == [
+                ("added", True), ("added", True), ("added", True), ("unchanged", False)]
+            assert summary.index_busy == 3
+            assert desk.stats().articles == 4
+            assert desk.index.num_docs() == 1
+        assert desk.ask("Story number 3 drones").quotes[0].title == "Story 3"
+        assert_consistent(desk)
+
+
+def test_a_removal_while_another_process_holds_the_index_is_not_quoted(db_path, monkeypatch):
+    import retrieval.desk
+
+    monkeypatch.setattr(retrieval.desk, "BUSY_WAIT_S", 0.3)
+    with Desk(db_path) as desk:
+        desk.ingest([article(1), article(2)])
+        other = TantivyIndex(db_path.with_suffix(".index"))
+        with other.session():
+            assert [a.title for a in desk.remove("https://example.org/2")] == ["Story 2"]
+            assert desk.index.num_docs() == 2  # the index has yet to hear of it...
+            quotes = desk.ask("Story number 2 drones").quotes
+            assert "Story 2" not in {q.title for q in quotes}  # ...but it is not quoted
+        desk.ask("drones")
         assert_consistent(desk)
 
 

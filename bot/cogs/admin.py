@@ -12,7 +12,7 @@ from discord.ext import commands
 
 from retrieval import IngestResult, NewsdeskError
 from retrieval.files import read_data
-from retrieval.render import plural
+from retrieval.render import NOT_SEARCHABLE_YET, plural
 
 from ..formatting import MESSAGE, safe, shorten
 from ..permissions import is_admin, writable
@@ -47,6 +47,8 @@ def describe(results: list[IngestResult], limit: int = 10) -> str:
                          f"article {r.article_id})")
     if len(results) > limit:
         lines.append(f"… and {len(results) - limit} more")
+    if any(r.index_busy for r in results):
+        lines.insert(0, NOT_SEARCHABLE_YET)  # first: the end of a long list may be cut
     # Escaping can double a title's length: whatever the titles, stay within one message.
     return shorten("\n".join(lines), MESSAGE) or "Nothing to ingest."
 
