@@ -116,9 +116,10 @@ def describe(summary: IngestSummary) -> str:
         for s in (IngestResult.ADDED, IngestResult.UPDATED, IngestResult.UNCHANGED,
                   IngestResult.REFUSED)
     )
-    lines = [f"{counts} ({plural(summary.passages, 'passage')} indexed)"]
+    done = "stored" if summary.index_busy else "indexed"
+    lines = [f"{counts} ({plural(summary.passages, 'passage')} {done})"]
     if summary.index_busy:
-        lines = [f"{counts} ({plural(summary.passages, 'passage')} stored)", NOT_SEARCHABLE_YET]
+        lines.append(NOT_SEARCHABLE_YET)
     by_reason: dict[str, list[str]] = {}
     for r in summary.refused:
         by_reason.setdefault(r.reason or "refused", []).append(r.source)
