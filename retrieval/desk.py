@@ -236,8 +236,11 @@ class Desk:
         asks for it needs the usual ``if __name__ == "__main__":`` guard.
         """
         summary = IngestSummary()
+        indexing = True
 
         def report(result: IngestResult) -> None:
+            if not indexing and result.status in (IngestResult.ADDED, IngestResult.UPDATED):
+                result = replace(result, index_busy=True)
             summary.add(result)
             if on_result:
                 on_result(result)
@@ -249,7 +252,6 @@ class Desk:
         with ExitStack() as held:
             try:
                 held.enter_context(self.index.session(BUSY_WAIT_S))
-                indexing = True
             except IndexBusyError:  # another process's ingest: it indexes what this one stores
                 log.info("index writer busy: storing without indexing; the outbox keeps them")
                 indexing = False
@@ -263,15 +265,13 @@ class Desk:
         batch: list[tuple[Article, list[Span]]] = []
         size = unindexed = 0
         worker: IndexWorker | None = None
-        skipped: Future[int] = Future()
-        skipped.set_result(0)
-        if not indexing:
-            report = self._not_searchable_yet(report)
 
         def catch_up(up_to: int | None, commit: bool) -> Future[int]:
             nonlocal worker
-            if not indexing:
-                return skipped
+            if not indexing:  # another process's ingest holds the writer
+                done: Future[int] = Future()
+                done.set_result(0)
+                return done
             if bulk and worker is None and up_to is not None:  # a full batch: a bulk ingest
                 from .index_worker import IndexWorker  # multiprocessing: off the path of ask
 
@@ -316,15 +316,6 @@ class Desk:
             wait(queued)  # the writer goes when the session ends: nothing may be using it
             if worker is not None:
                 worker.close()
-
-    @staticmethod
-    def _not_searchable_yet(report: Callable[[IngestResult], None]) -> Callable:
-        def marked(result: IngestResult) -> None:
-            if result.status in (IngestResult.ADDED, IngestResult.UPDATED):
-                result = replace(result, index_busy=True)
-            report(result)
-
-        return marked
 
     def _write(self, batch, by, report) -> None:
         """Store one batch: one transaction, whole articles only."""
