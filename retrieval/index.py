@@ -48,7 +48,8 @@ class IndexBusyError(NewsdeskError):
 
 def _schema() -> tantivy.Schema:
     sb = tantivy.SchemaBuilder()
-    sb.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
+    # A fast field only: search reads it by column, without a document store to write or read.
+    sb.add_integer_field("passage_id", fast=True)
     sb.add_integer_field("article_id", indexed=True)
     sb.add_text_field("collection", tokenizer_name="raw", index_option="basic")
     sb.add_text_field("title", tokenizer_name=TOKENIZER_NAME, index_option="freq")
@@ -103,7 +104,8 @@ class TantivyIndex:
         searcher = self.index.searcher()
         # count=False: a total of matches would make tantivy visit every one of them.
         hits = searcher.search(body, limit, count=False).hits
-        return [Hit(searcher.doc(addr)["passage_id"][0], score) for score, addr in hits]
+        ids = searcher.fast_field_values("passage_id", [addr for _, addr in hits])
+        return [Hit(i, score) for i, (score, _) in zip(ids, hits, strict=True)]
 
     def _allowed(self, collections: list[str]) -> tantivy.Query:
         q, o = tantivy.Query, tantivy.Occur

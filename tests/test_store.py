@@ -292,6 +292,34 @@ def test_an_index_built_with_stop_words_is_rebuilt_without_them(db_path, monkeyp
         assert desk.ask("drones").quotes
 
 
+def test_an_index_that_stored_passage_ids_is_rebuilt(db_path, monkeypatch, caplog):
+    """Indexes from before passage ids were read as a fast field kept them in a document store;
+    such an index is rebuilt on opening, and answers as before."""
+    import tantivy
+
+    from retrieval import index as index_module
+
+    def stored_ids() -> tantivy.Schema:
+        sb = tantivy.SchemaBuilder()
+        sb.add_integer_field("passage_id", stored=True, indexed=True, fast=True)
+        sb.add_integer_field("article_id", indexed=True)
+        sb.add_text_field("collection", tokenizer_name="raw", index_option="basic")
+        sb.add_text_field("title", tokenizer_name=index_module.TOKENIZER_NAME, index_option="freq")
+        sb.add_text_field("body", tokenizer_name=index_module.TOKENIZER_NAME, index_option="freq")
+        return sb.build()
+
+    with monkeypatch.context() as m:  # the earlier version ingests
+        m.setattr(index_module, "_schema", stored_ids)
+        with Desk(db_path) as desk:
+            desk.ingest([article(i) for i in range(5)])
+    with Desk(db_path) as desk:
+        assert "another version of newsdesk built it" in caplog.text
+        assert_consistent(desk)
+        quotes = desk.ask("drones", k=5).quotes
+        assert sorted(q.title for q in quotes) == [f"Story {i}" for i in range(5)]
+        assert all("drones" in q.text for q in quotes)
+
+
 def test_export_then_ingest_reproduces_everything(sample_desk, tmp_path):
     sample_desk.ingest([article(7, author="A. Writer", published="2024-01-02")],
                        collection="guild:9")
