@@ -32,6 +32,10 @@ LOCK_WAIT_S = 60.0
 WRITER_THREADS = 1
 BATCH = 10_000
 """Outbox rows (articles) applied per index commit."""
+BUSY_MEMORY_S = 30.0
+"""After a wait for the writer ran out (another process's ingest holds it), attempts within
+this long try once instead of waiting again: a feed poll ingests entry by entry, and each of
+50 entries would otherwise wait its turn while that ingest goes on."""
 
 
 class IndexBusyError(NewsdeskError):
@@ -73,6 +77,8 @@ class TantivyIndex:
         self._added = 0
         """The last outbox id whose documents the held writer has added but not committed."""
         self._stamp: tuple[int, int, int] | None = None
+        self._busy_at = float("-inf")
+        """When a wait for another process's writer last ran out (``time.monotonic``)."""
         self.index = self._open()
 
     def _open(self) -> tantivy.Index:
@@ -148,16 +154,24 @@ class TantivyIndex:
     # -- writing -------------------------------------------------------------------------------
 
     def _acquire(self, wait: float) -> tantivy.IndexWriter:
-        deadline = time.monotonic() + wait
+        now = time.monotonic()
+        if now - self._busy_at < BUSY_MEMORY_S:
+            wait = 0.0  # it was busy a moment ago: try, but do not wait all over again
+        deadline = now + wait
         while True:
             try:
-                return self.index.writer(heap_size=WRITER_HEAP, num_threads=WRITER_THREADS)
+                writer = self.index.writer(heap_size=WRITER_HEAP, num_threads=WRITER_THREADS)
             except ValueError as e:
                 if "LockBusy" not in str(e):
                     raise
                 if time.monotonic() > deadline:
+                    if wait > 0:
+                        self._busy_at = time.monotonic()
                     raise IndexBusyError() from e
                 time.sleep(0.05)
+            else:
+                self._busy_at = float("-inf")
+                return writer
 
     @property
     def ingesting(self) -> bool:

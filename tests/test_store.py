@@ -555,6 +555,33 @@ def test_an_ingest_while_another_process_holds_the_index_stores_everything(
         assert_consistent(desk)
 
 
+def test_ingests_one_after_another_wait_for_a_busy_index_once(db_path, monkeypatch):
+    """A feed poll ingests entry by entry: once a wait for another process's writer has run
+    out, the next entries try for it without waiting again, and are stored all the same;
+    once the writer is free, the next ingest takes it."""
+    import retrieval.desk
+    import retrieval.index
+
+    monkeypatch.setattr(retrieval.desk, "BUSY_WAIT_S", 0.3)
+    waits = []
+    real_sleep = time.sleep
+    monkeypatch.setattr(retrieval.index.time, "sleep", lambda s: (waits.append(s), real_sleep(s)))
+    with Desk(db_path) as desk:
+        other = TantivyIndex(db_path.with_suffix(".index"))
+        with other.session():  # the other process's writer
+            first = desk.ingest([article(0)])
+            waited = len(waits)
+            later = [desk.ingest([article(i)]) for i in range(1, 4)]
+            assert waited > 0 and len(waits) == waited
+            assert [s.index_busy for s in [first, *later]] == [1, 1, 1, 1]
+            assert desk.stats().articles == 4
+        summary = desk.ingest([article(4)])  # the writer is free: taken, and indexed now
+        assert summary.index_busy == 0
+        assert desk.index.num_docs() == 5
+        assert desk.ask("Story number 2 drones").quotes[0].title == "Story 2"
+        assert_consistent(desk)
+
+
 def test_a_removal_while_another_process_holds_the_index_is_not_quoted(db_path, monkeypatch):
     import retrieval.desk
 
