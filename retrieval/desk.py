@@ -282,40 +282,41 @@ class Desk:
                 lambda: self.index.sync(self.store, up_to=up_to, commit=commit)
             )
 
-        try:
-            for item in items:
-                if isinstance(item, IngestResult):
-                    report(item)
-                    continue
-                article = _normalise(item, collection)
-                if not article.text.strip():
-                    report(IngestResult(IngestResult.REFUSED, article.url or article.title,
-                                        article.title, reason="no text"))
-                    continue
-                spans = chunk(article.text)
-                batch.append((article, spans))
-                size += len(spans)
-                if size >= BATCH_PASSAGES:
+        with self.store.ingest_cache():
+            try:
+                for item in items:
+                    if isinstance(item, IngestResult):
+                        report(item)
+                        continue
+                    article = _normalise(item, collection)
+                    if not article.text.strip():
+                        report(IngestResult(IngestResult.REFUSED, article.url or article.title,
+                                            article.title, reason="no text"))
+                        continue
+                    spans = chunk(article.text)
+                    batch.append((article, spans))
+                    size += len(spans)
+                    if size >= BATCH_PASSAGES:
+                        self._write(batch, by, report)
+                        unindexed += size
+                        batch, size = [], 0
+                        commit = unindexed >= INDEX_PASSAGES
+                        self._index(queued, catch_up, up_to=self.store.outbox_max(), commit=commit)
+                        if commit:
+                            unindexed = 0
+                if batch:
                     self._write(batch, by, report)
-                    unindexed += size
-                    batch, size = [], 0
-                    commit = unindexed >= INDEX_PASSAGES
-                    self._index(queued, catch_up, up_to=self.store.outbox_max(), commit=commit)
-                    if commit:
-                        unindexed = 0
-            if batch:
-                self._write(batch, by, report)
-            self._index(queued, catch_up, ahead=0)
-        except Exception as e:
-            if worker is not None and (plain := worker.explain(e)) is not e:
-                raise plain from e
-            raise
-        finally:
-            for f in queued:
-                f.cancel()
-            wait(queued)  # the writer goes when the session ends: nothing may be using it
-            if worker is not None:
-                worker.close()
+                self._index(queued, catch_up, ahead=0)
+            except Exception as e:
+                if worker is not None and (plain := worker.explain(e)) is not e:
+                    raise plain from e
+                raise
+            finally:
+                for f in queued:
+                    f.cancel()
+                wait(queued)  # the writer goes when the session ends: nothing may be using it
+                if worker is not None:
+                    worker.close()
 
     def _write(self, batch, by, report) -> None:
         """Store one batch: one transaction, whole articles only."""

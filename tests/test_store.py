@@ -14,7 +14,7 @@ import pytest
 from retrieval import Article, Desk
 from retrieval.index import TantivyIndex
 from retrieval.passages import chunk, passages, sentences, unpack
-from retrieval.store import Store
+from retrieval.store import INGEST_CACHE_MB, Store
 
 from .conftest import ROOT
 
@@ -112,6 +112,25 @@ def test_a_batch_sees_its_own_articles(desk):
     assert desk.ask("satellites").quotes[0].article_id == summary.results[0].article_id
     assert desk.ask("drones", per_article=5).quotes  # articles 2 and 3
     assert_consistent(desk)
+
+
+def test_an_ingest_writes_through_a_larger_page_cache_and_gives_it_back(desk):
+    def cache_size() -> int:
+        return desk.store.db.execute("PRAGMA cache_size").fetchone()[0]
+
+    before = cache_size()
+    during = []
+    desk.ingest([article(1), article(2)], on_result=lambda r: during.append(cache_size()))
+    assert during == [-1024 * INGEST_CACHE_MB] * 2 != [before] * 2
+    assert cache_size() == before
+
+    def broken():
+        yield article(3)
+        raise OSError("the feed went away")
+
+    with pytest.raises(OSError):
+        desk.ingest(broken())
+    assert cache_size() == before
 
 
 def test_remove_by_id_and_url(desk):
