@@ -54,6 +54,10 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if dot > _LONGEST and text[dot - _LONGEST - 1 : dot].isalpha():
         return False  # the usual case, decided cheaply: too long for an abbreviation, and
         # initials alternate letters and full stops
+    space = text.rfind(" ", max(0, dot - _LONGEST - 1), dot)
+    word = text[space + 1 : dot]
+    if space >= 0 and word.isalpha():  # the next most usual: a short word after a space
+        return word.lower() in ABBREVIATIONS or (len(word) == 1 and word.isascii())
     words = text[max(0, dot - 24) : dot].rsplit(None, 1)
     word = words[-1].lstrip(_OPENERS) if words else ""
     if word.lower() in ABBREVIATIONS:
