@@ -8,6 +8,7 @@ checked before reading.
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
 import logging
@@ -152,10 +153,11 @@ def decode(data: bytes, source: str = "") -> str:
     """UTF-8 text, or a clear refusal for binary data and other encodings."""
     if b"\x00" in data[:8192]:
         raise IngestError("binary file, not text")
-    try:
-        return data.decode("utf-8-sig")
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:  # not "utf-8-sig": that codec is Python code, twice the time of C's "utf-8"
+        return (data[bom:] if bom else data).decode()
     except UnicodeDecodeError as e:
-        raise IngestError(f"not UTF-8 text (bad byte at offset {e.start})") from None
+        raise IngestError(f"not UTF-8 text (bad byte at offset {e.start + bom})") from None
 
 
 # -- text and Markdown ----------
@@ -233,12 +235,23 @@ def read_json(data: bytes, *, source: str) -> Iterator[Article | IngestResult]:
             yield refuse(where, str(e))
 
 
-def _pick(record: dict, field: str):
-    for name in ALIASES[field]:
-        value = record.get(name)
-        if value not in (None, "", []):
-            return value
-    return None
+_FIELD_OF = {name: (field, rank) for field, names in ALIASES.items()
+             for rank, name in enumerate(names)}
+
+
+def _fields(record: dict) -> dict[str, object]:
+    """Each field's value under the first of its names (``ALIASES``) the record fills. One
+    pass over the record's own keys: trying every alias of every field was a tenth of the time
+    a bulk ingest spent per article."""
+    found: dict[str, tuple[int, object]] = {}
+    for name, value in record.items():
+        hit = _FIELD_OF.get(name)
+        if hit is None or value in (None, "", []):
+            continue
+        field, rank = hit
+        if field not in found or rank < found[field][0]:
+            found[field] = (rank, value)
+    return {field: value for field, (_, value) in found.items()}
 
 
 def _as_text(value, field: str) -> str | None:
@@ -257,24 +270,25 @@ def from_record(record: object, *, source: str) -> Article:
     """An article from a dict with any of the usual field names (see ``ALIASES``)."""
     if not isinstance(record, dict):
         raise IngestError("not a JSON object")
-    text = _pick(record, "text")
+    fields = _fields(record)
+    text = fields.pop("text", None)
     if not isinstance(text, str) or not text.strip():
         raise IngestError("no text (expected a 'text', 'body' or 'content' field)")
-    values = {f: _as_text(_pick(record, f), f) for f in ALIASES if f != "text"}
-    published = normalise_date(values["published"]) if values["published"] else None
-    key = values["key"]
+    values = {f: _as_text(v, f) for f, v in fields.items()}
+    published = values.get("published")
+    key = values.get("key")
     return Article(
-        title=values["title"] or "",
+        title=values.get("title") or "",
         text=text,
-        url=values["url"],
-        publisher=values["publisher"],
-        author=values["author"],
-        published=published,
-        language=values["language"],
+        url=values.get("url"),
+        publisher=values.get("publisher"),
+        author=values.get("author"),
+        published=normalise_date(published) if published else None,
+        language=values.get("language"),
         key=f"id:{key}" if key and not key.startswith(("id:", "file:", "sha256:", "http")) else key,
-        collection=values["collection"] or "global",
-        ingested_at=values["ingested_at"],
-        ingested_by=values["ingested_by"],
+        collection=values.get("collection") or "global",
+        ingested_at=values.get("ingested_at"),
+        ingested_by=values.get("ingested_by"),
     )
 
 

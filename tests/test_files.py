@@ -1,5 +1,6 @@
 """Ingest from files: each format, the shared real collections as they are, hostile input."""
 
+import codecs
 import json
 import os
 
@@ -77,19 +78,23 @@ def test_html_file_main_text_and_metadata(desk, tmp_path):
 
 def test_json_list_with_field_aliases_and_a_bad_record(desk, tmp_path):
     f = tmp_path / "list.json"
-    f.write_text(json.dumps([
+    f.write_bytes(codecs.BOM_UTF8 + json.dumps([  # a byte order mark is read past
         {"headline": "One", "body": "First story text here.", "source": "Wire", "_id": "x1"},
         {"name": "Two", "content": "Second story text.", "date": "2024-01-02", "link": "https://e.org/2"},
         {"title": "Broken", "body": ""},
         "not an object",
-    ]))
+        # several names for one field: the first filled one in ALIASES wins
+        {"headline": "Three", "title": "", "body": "Not this.", "text": "Third story text.",
+         "id": "x3", "key": "k3"},
+    ]).encode())
     summary = ingest(desk, f)
-    assert summary.count("added") == 2
+    assert summary.count("added") == 3
     assert [r.reason for r in summary.refused] == [
         "no text (expected a 'text', 'body' or 'content' field)", "not a JSON object"]
-    one, two = desk.articles()
+    one, two, three = desk.articles()
     assert (one.title, one.publisher, one.key) == ("One", "Wire", "id:x1")
     assert (two.title, two.url, two.published) == ("Two", "https://e.org/2", "2024-01-02")
+    assert (three.title, three.text, three.key) == ("Three", "Third story text.", "id:k3")
 
 
 def test_jsonl_good_lines_go_in_and_bad_lines_are_listed(desk, tmp_path):
@@ -111,7 +116,8 @@ def test_jsonl_good_lines_go_in_and_bad_lines_are_listed(desk, tmp_path):
 @pytest.mark.parametrize(
     ("name", "data", "reason"),
     [("bin.txt", b"\x00\x01\x02binary", "binary file"),
-     ("latin.txt", "Caf\xe9 story".encode("latin-1"), "not UTF-8"),
+     ("latin.txt", "Caf\xe9 story".encode("latin-1"), "not UTF-8 text (bad byte at offset 3)"),
+     ("bom.txt", codecs.BOM_UTF8 + "Caf\xe9".encode("latin-1"), "bad byte at offset 6"),
      ("image.png", b"\x89PNG\r\n", "unsupported file type .png"),
      ("empty.md", b"", "no article text"),
      ("bad.json", b"{oops", "not JSON")],
