@@ -19,6 +19,8 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import IO
 
+import orjson
+
 from .errors import IngestError
 from .models import Article, IngestResult
 
@@ -204,7 +206,10 @@ def read_jsonl(lines: IO[bytes], *, source: str) -> Iterator[Article | IngestRes
             yield refuse(where, f"line too long ({len(line):,} bytes)")
             continue
         try:
-            record = json.loads(decode(line, where))
+            try:
+                record = orjson.loads(line)  # a third of the time of json.loads
+            except orjson.JSONDecodeError:  # the standard library's verdict: it also reads
+                record = json.loads(decode(line, where))  # NaN and integers beyond 64 bits
             yield from_record(record, source=where)
         except json.JSONDecodeError as e:
             yield refuse(where, f"not JSON: {e.msg}")
