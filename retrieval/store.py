@@ -12,6 +12,7 @@ import hashlib
 import logging
 import sqlite3
 import sys
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -190,18 +191,30 @@ class Store:
         conn = sqlite3.connect(str(self.path), timeout=busy_timeout_ms / 1000)
         self.db = sqlite_utils.Database(conn)
         self._collections: tuple[tuple[int, int], list[dict]] | None = None
-        try:
-            self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-            if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                self.db.execute("PRAGMA journal_mode = WAL")
-            self.db.execute("PRAGMA synchronous = NORMAL")
-            self.db.execute("PRAGMA foreign_keys = ON")
-            if migrations.pending(self.db):
-                with self.write():
-                    migrations.apply(self.db)
-        except sqlite3.DatabaseError as e:
-            conn.close()
-            raise NewsdeskError(f"{self.path} is not a usable newsdesk database ({e})") from e
+        deadline = time.monotonic() + busy_timeout_ms / 1000
+        while True:
+            try:
+                self._prepare(busy_timeout_ms)
+                break
+            except sqlite3.DatabaseError as e:
+                # Switching to WAL upgrades a read lock to an exclusive one; while another
+                # connection writes in rollback-journal mode (a new database that another
+                # process is setting up), SQLite refuses at once instead of waiting.
+                if "locked" in str(e) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                conn.close()
+                raise NewsdeskError(f"{self.path} is not a usable newsdesk database ({e})") from e
+
+    def _prepare(self, busy_timeout_ms: int) -> None:
+        self.db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self.db.execute("PRAGMA journal_mode = WAL")
+        self.db.execute("PRAGMA synchronous = NORMAL")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if migrations.pending(self.db):
+            with self.write():
+                migrations.apply(self.db)
 
     def close(self) -> None:
         self.db.close()

@@ -5,13 +5,16 @@ import os
 import random
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 
 from retrieval import Article, Desk
+from retrieval.errors import NewsdeskError
 from retrieval.index import TantivyIndex
 from retrieval.passages import chunk, passages, sentences, unpack
 from retrieval.store import INGEST_CACHE_MB, Store
@@ -131,6 +134,23 @@ def test_an_ingest_writes_through_a_larger_page_cache_and_gives_it_back(desk):
     with pytest.raises(OSError):
         desk.ingest(broken())
     assert cache_size() == before
+
+
+def test_opening_waits_for_another_connection_writing_a_new_database(db_path):
+    """Two ingests of one file into a new database, started together (seen once in CI): the
+    second to open found the first writing in rollback-journal mode, and SQLite refused the
+    switch to WAL at once rather than waiting."""
+    other = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    other.execute("create table scratch (x)")
+    other.execute("BEGIN IMMEDIATE")
+    other.execute("insert into scratch values (1)")
+    with pytest.raises(NewsdeskError, match="database is locked"):
+        Store(db_path, busy_timeout_ms=200)  # held past the wait: a clear refusal
+    threading.Timer(0.3, other.execute, ["COMMIT"]).start()
+    store = Store(db_path)
+    assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store.passage_count() == 0 and "articles" in store.db.table_names()
+    other.close()
 
 
 def test_remove_by_id_and_url(desk):
