@@ -39,7 +39,8 @@ BUSY_TIMEOUT_MS = 15_000
 INGEST_CACHE_MB = 32
 """SQLite's page cache while an ingest writes (2 MB by default). Articles go into three
 indexes on random keys (key, text hash, URL), whose pages a small cache keeps reading back and
-spilling: storing the 1M benchmark passages took 12 s of system time with 2 MB, 7-9 with 16-64."""
+spilling: storing the 1M benchmark passages took 11.8-12.6 s of system time with 2 MB, and
+7.4-8.8 s with 16-64 MB in seven of eight runs (one 32 MB run: 12.0)."""
 
 migrations = Migrations("newsdesk")
 
