@@ -394,22 +394,28 @@ class Store:
         # execute, not query: query wraps the statement in a savepoint of its own, which took a
         # third of the time of reading 10 passages (0.12 -> 0.08 ms).
         cursor = self.db.execute(
-            f"""select p.id as passage_id, p.start, p."end", p.sentences, a.id as article_id,
-                       a.collection,
+            f"""select p.id, p.start, p."end", p.sentences, a.id, a.collection,
                        a.title, a.publisher, a.author, a.published, a.url, a.text
                 from passages p join articles a on a.id = p.article_id
                 where p.id in ({marks})""",
             ids,
         )
-        keys = [c[0] for c in cursor.description]
-        out = {}
-        for row in cursor:
-            r = dict(zip(keys, row, strict=True))
-            # The article's text, cut here: SQLite's substr() counts characters from the start
-            # of the text and took longer than reading the whole of it (0.094 -> 0.070 ms for 10).
-            r["text"] = r["text"][r["start"] : r["end"]]
-            out[r["passage_id"]] = r
-        return out
+        # Dicts spelled out rather than zipped with the cursor's column names: a third of the
+        # time of reading 6 passages (0.110 -> 0.073 ms). The article's text is cut here:
+        # SQLite's substr() counts characters from the start of the text and took longer than
+        # reading the whole of it (0.094 -> 0.070 ms for 10).
+        return {
+            passage_id: {
+                "passage_id": passage_id, "start": start, "end": end, "sentences": sentences,
+                "article_id": article_id, "collection": collection, "title": title,
+                "publisher": publisher, "author": author, "published": published, "url": url,
+                "text": text[start:end],
+            }
+            for (
+                passage_id, start, end, sentences, article_id, collection,
+                title, publisher, author, published, url, text,
+            ) in cursor
+        }
 
     def article(self, article_id: int) -> Article | None:
         row = self._one("select * from articles where id = ?", [article_id])
