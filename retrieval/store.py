@@ -36,13 +36,8 @@ finally:
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 15_000
-CACHE_MB = 16
-"""SQLite's page cache of every connection (SQLite's default is 2 MB). A serving process reads
-the passages and articles of each question's hits; those it read before come from this cache
-instead of a system call per page: at 100k passages, the benchmark's 300 questions asked again
-took 4-5% less time (p50 1.14 -> 1.09, 1.10 -> 1.06 ms; 32 MB: 5%), for at most 16 MB."""
 INGEST_CACHE_MB = 32
-"""SQLite's page cache while an ingest writes. Articles go into three
+"""SQLite's page cache while an ingest writes (2 MB by default). Articles go into three
 indexes on random keys (key, text hash, URL), whose pages a small cache keeps reading back and
 spilling: storing the 1M benchmark passages took 11.8-12.6 s of system time with 2 MB, and
 7.4-8.8 s with 16-64 MB in seven of eight runs (one 32 MB run: 12.0)."""
@@ -217,7 +212,6 @@ class Store:
         if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self.db.execute("PRAGMA journal_mode = WAL")
         self.db.execute("PRAGMA synchronous = NORMAL")
-        self.db.execute(f"PRAGMA cache_size = {-1024 * CACHE_MB}")
         self.db.execute("PRAGMA foreign_keys = ON")
         if migrations.pending(self.db):
             with self.write():
@@ -241,7 +235,7 @@ class Store:
     @contextmanager
     def ingest_cache(self, mb: int = INGEST_CACHE_MB) -> Iterator[None]:
         """A larger page cache for a run of writes, given back afterwards (a serving process
-        keeps ``CACHE_MB``)."""
+        keeps the small one)."""
         before = self.db.execute("PRAGMA cache_size").fetchone()[0]
         self.db.execute(f"PRAGMA cache_size = {-1024 * int(mb)}")
         try:
