@@ -339,7 +339,7 @@ def _keys(text: str) -> set[str]:
     keys = {" ".join(WORD.findall(text.casefold()))}
     m = _DATELINE.match(text)
     prefix = text[: m.end()].split() if m else []
-    if 0 < len(prefix) <= 7 and not any(w[0].islower() for w in prefix):  # not "The deal - "
+    if m and 0 < len(prefix) <= 7 and not any(w[0].islower() for w in prefix):  # not "The deal - "
         rest = WORD.findall(text[m.end() :].casefold())
         if len(rest) >= 4:
             keys.add(" ".join(rest))
