@@ -415,7 +415,7 @@ def test_a_bulk_ingest_commits_the_index_every_few_batches_not_every_batch(db_pa
     of 3, indexed and committed every 9 passages and at the end, make 4 segments, not 10."""
     import retrieval.desk
 
-    monkeypatch.setattr(retrieval.desk, "BATCH_PASSAGES", 3)
+    monkeypatch.setattr(retrieval.desk, "THREAD_BATCH_PASSAGES", 3)
     monkeypatch.setattr(retrieval.desk, "INDEX_PASSAGES", 9)
     with Desk(db_path) as desk:
         desk.ingest([article(i) for i in range(30)])
@@ -682,6 +682,7 @@ def test_an_ingest_that_fails_midway_keeps_whole_batches_and_frees_the_index(
     import retrieval.desk
 
     monkeypatch.setattr(retrieval.desk, "BATCH_PASSAGES", 3)
+    monkeypatch.setattr(retrieval.desk, "THREAD_BATCH_PASSAGES", 3)
     monkeypatch.setattr(retrieval.desk, "INDEX_PASSAGES", 9)
 
     def broken():
