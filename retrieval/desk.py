@@ -53,7 +53,7 @@ BATCH_PASSAGES = 5000
 """Passages per store transaction of a bulk ingest: what a question sees appear during it."""
 THREAD_BATCH_PASSAGES = 1000
 """Passages per store transaction of an ingest whose index is fed by a thread (the bot's, a
-small file's). Indexing the last batch is a wait that nothing overlaps: 10k passages in 0.78-0.88
+small file's). Indexing the last batch is a wait that nothing overlaps: 10k passages in 0.73-0.88
 s instead of 1.04-1.10 with 5,000, 100k in 6.96 / 6.99 s instead of 7.20 / 7.33 (alternating).
 Not for a bulk ingest, whose worker takes each batch as a message: 2,000 there was no faster at
 100k and 67.7 / 69.4 s against 67.2 / 66.9 at 1M."""
