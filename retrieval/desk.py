@@ -58,8 +58,8 @@ s instead of 1.04-1.10 with 5,000, 100k in 6.96 / 6.99 s instead of 7.20 / 7.33 
 Not for a bulk ingest, whose worker takes each batch as a message: 2,000 there was no faster at
 100k and 67.7 / 69.4 s against 67.2 / 66.9 at 1M."""
 INDEX_PASSAGES = 20_000
-"""Passages added to the index between its commits during a bulk ingest: each commit is a new
-segment (later merged), so committing every store batch costs a third more index time."""
+"""Passages added to the index between its commits during an ingest (bulk or not): each commit is
+a new segment (later merged), so committing every store batch costs a third more index time."""
 INDEX_AHEAD = 3
 """Store batches the index may fall behind by before the ingest waits for it. Waiting for each
 catch-up (the index and this thread in lockstep) left a core idle: 100k passages, alternating
