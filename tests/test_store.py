@@ -10,6 +10,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 
 import pytest
 
@@ -377,6 +378,13 @@ def test_two_processes_ingesting_the_same_file_make_one_article_each(tmp_path):
         assert_consistent(desk)
 
 
+def stored_articles(db) -> int:
+    """The articles another process has committed, read without opening a Desk (which would
+    catch the index up)."""
+    with closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as conn:
+        return conn.execute("select count(*) from articles").fetchone()[0]
+
+
 def test_sigkill_during_bulk_ingest_leaves_whole_articles_and_a_matching_index(tmp_path):
     rng = random.Random(7)
     words = "drone Iran Russia Ukraine supply claim talks deal minister army city".split()
@@ -389,12 +397,19 @@ def test_sigkill_during_bulk_ingest_leaves_whole_articles_and_a_matching_index(t
             )
             f.write(json.dumps({"id": i, "title": f"Bulk {i}", "text": body}) + "\n")
     db = tmp_path / "bulk.db"
+    with Desk(db):
+        pass  # the tables exist before the first ingest, for stored_articles to count
     cmd = [sys.executable, "-m", "bot", "--db", str(db), "ingest", "-q", str(src)]
     seen = []
-    for _ in range(6):
+    for round_ in range(6):
+        before = stored_articles(db)
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(1.0, 4.0))
+        # Killed once this run has stored something (a fixed sleep outlasts the whole ingest
+        # on a fast machine), then after a random moment more: mid-batch, mid-index, at the end.
+        while proc.poll() is None and stored_articles(db) == before:
+            time.sleep(0.002)
+        time.sleep(0 if round_ == 0 else rng.uniform(0, 0.3))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)
         with Desk(db) as desk:
